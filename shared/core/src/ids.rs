@@ -1,0 +1,137 @@
+//! Typed identifiers. Every id is a UUID v7 (time-ordered, so indexes stay append-friendly) wrapped
+//! in its own type so that a tenant id can never be passed where an actor id is expected.
+
+use std::fmt;
+use std::str::FromStr;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Declares a UUID-backed id type with parsing, display and serde as a plain UUID string.
+#[macro_export]
+macro_rules! typed_id {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        #[derive(
+            Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord,
+            ::serde::Serialize, ::serde::Deserialize, ::schemars::JsonSchema,
+        )]
+        #[serde(transparent)]
+        pub struct $name(pub ::uuid::Uuid);
+
+        impl $name {
+            /// A fresh time-ordered id. Call at the edge (HTTP handler, worker), never inside `handle`.
+            pub fn new() -> Self {
+                Self(::uuid::Uuid::now_v7())
+            }
+
+            pub fn as_uuid(&self) -> ::uuid::Uuid {
+                self.0
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                ::std::fmt::Display::fmt(&self.0, f)
+            }
+        }
+
+        impl ::std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                write!(f, "{}({})", stringify!($name), self.0)
+            }
+        }
+
+        impl ::std::str::FromStr for $name {
+            type Err = ::uuid::Error;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                ::uuid::Uuid::parse_str(s).map(Self)
+            }
+        }
+
+        impl From<::uuid::Uuid> for $name {
+            fn from(u: ::uuid::Uuid) -> Self {
+                Self(u)
+            }
+        }
+    };
+}
+
+typed_id!(
+    /// An isolation unit: every read and write is scoped to one tenant.
+    TenantId
+);
+typed_id!(
+    /// A user or service account that issues commands.
+    ActorId
+);
+typed_id!(
+    /// One stored event; also the `Nats-Msg-Id` so that a retried append is stored once.
+    EventId
+);
+
+/// Groups every event caused, directly or not, by one external request.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(transparent)]
+pub struct CorrelationId(pub Uuid);
+
+impl CorrelationId {
+    pub fn new() -> Self {
+        Self(Uuid::now_v7())
+    }
+}
+
+impl Default for CorrelationId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Display for CorrelationId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Debug for CorrelationId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CorrelationId({})", self.0)
+    }
+}
+
+impl FromStr for CorrelationId {
+    type Err = uuid::Error;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Uuid::parse_str(s).map(Self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_v7_and_round_trip_as_plain_strings() {
+        let id = TenantId::new();
+        assert_eq!(id.0.get_version_num(), 7);
+        let json = serde_json::to_string(&id).unwrap();
+        assert_eq!(json, format!("\"{}\"", id.0));
+        let back: TenantId = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, id);
+        assert_eq!(id.to_string().parse::<TenantId>().unwrap(), id);
+    }
+
+    #[test]
+    fn later_ids_sort_after_earlier_ones() {
+        let a = EventId::new();
+        let b = EventId::new();
+        assert!(a < b);
+    }
+}

@@ -1,0 +1,15 @@
+//! Pure domain vocabulary shared by every Trainyard service: typed ids, the event envelope, the
+//! aggregate contract and the error kinds. Nothing here performs IO or reads a clock; time and new
+//! ids are handed in by callers so that command handling stays deterministic and testable.
+
+pub mod aggregate;
+pub mod envelope;
+pub mod error;
+pub mod ids;
+
+pub use aggregate::{Aggregate, AggregateState, DomainEvent};
+pub use envelope::{
+    Actor, ActorKind, EventEnvelope, Metadata, StoredEvent, ENVELOPE_SCHEMA_VERSION,
+};
+pub use error::{ErrorKind, Rejection};
+pub use ids::{ActorId, CorrelationId, EventId, TenantId};
