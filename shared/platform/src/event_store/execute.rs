@@ -1,0 +1,106 @@
+//! Command execution: load, decide, append with the loaded sequence as the expectation. A lost
+//! race is retried by reloading and deciding again, because the command may now produce other
+//! events or be refused; after a few lost races the conflict goes back to the caller.
+
+use trainyard_core::{Aggregate, EventEnvelope, EventId, Metadata, StoredEvent};
+
+use super::{AppendError, EventStore, ExecuteError, ExpectedVersion};
+
+/// Attempts before a conflict is returned to the caller.
+pub const EXECUTE_ATTEMPTS: u32 = 5;
+
+impl EventStore {
+    /// Handles `command` against aggregate `id` and stores the events it produces.
+    ///
+    /// `new_event_ids` supplies one id per produced event, in order, so a caller retrying the
+    /// whole request (e.g. after a timeout) reuses them and the log de-duplicates. A command that
+    /// produces no event succeeds with an empty list and writes nothing.
+    #[tracing::instrument(name = "event_store.execute", skip_all, fields(aggregate = %A::aggregate_type(), id = %id))]
+    pub async fn execute<A>(
+        &self,
+        id: &str,
+        meta: &Metadata,
+        command: A::Command,
+        new_event_ids: &[EventId],
+    ) -> Result<Vec<StoredEvent>, ExecuteError>
+    where
+        A: Aggregate,
+        A::Command: Clone,
+    {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let loaded = self.load::<A>(id).await?;
+            let events =
+                A::handle(&loaded.state, command.clone()).map_err(ExecuteError::Rejected)?;
+            if events.is_empty() {
+                return Ok(Vec::new());
+            }
+            let envelopes = wrap::<A>(meta, id, &events, new_event_ids)?;
+            let expected = ExpectedVersion::Sequence(loaded.last_sequence);
+            match self
+                .append(&A::aggregate_type(), id, expected, &envelopes)
+                .await
+            {
+                Ok(appended) => {
+                    return Ok(stored(
+                        &self.subject_unchecked::<A>(id),
+                        appended.first_sequence,
+                        envelopes,
+                    ))
+                }
+                Err(conflict @ AppendError::Conflict { .. }) if attempt >= EXECUTE_ATTEMPTS => {
+                    return Err(ExecuteError::Conflict {
+                        attempts: attempt,
+                        last: conflict,
+                    });
+                }
+                Err(AppendError::Conflict { .. }) => {
+                    tracing::debug!(attempt, "lost a race; reloading");
+                }
+                Err(other) => return Err(ExecuteError::Append(other)),
+            }
+        }
+    }
+
+    fn subject_unchecked<A: Aggregate>(&self, id: &str) -> String {
+        format!("{}.{}.{id}", self.root, A::aggregate_type())
+    }
+}
+
+fn wrap<A: Aggregate>(
+    meta: &Metadata,
+    id: &str,
+    events: &[A::Event],
+    ids: &[EventId],
+) -> Result<Vec<EventEnvelope>, ExecuteError> {
+    if ids.len() < events.len() {
+        return Err(ExecuteError::Invalid(format!(
+            "{} events produced but only {} event ids supplied",
+            events.len(),
+            ids.len()
+        )));
+    }
+    events
+        .iter()
+        .zip(ids)
+        .map(|(event, event_id)| {
+            EventEnvelope::wrap(meta, *event_id, &A::aggregate_type(), id, event)
+                .map_err(|e| ExecuteError::Invalid(format!("event cannot be serialised: {e}")))
+        })
+        .collect()
+}
+
+/// Events of one append occupy consecutive stream sequences (a single message or an atomic
+/// batch, which the server stores without interleaving).
+fn stored(subject: &str, first_sequence: u64, envelopes: Vec<EventEnvelope>) -> Vec<StoredEvent> {
+    envelopes
+        .into_iter()
+        .zip(first_sequence..)
+        .map(|(envelope, sequence)| StoredEvent {
+            sequence,
+            subject: subject.to_owned(),
+            envelope,
+        })
+        .collect()
+}

@@ -1,0 +1,118 @@
+//! The middleware every service runs, outermost first: request id, a trace span per request
+//! (continuing the caller's W3C trace), request metrics by matched route, `instance` on problem
+//! bodies, panic → problem+json 500, and a request timeout → problem+json 503.
+
+use std::any::Any;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::HeaderName;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use super::error::{ApiError, ProblemDetails};
+use crate::metrics::{HttpLabels, Metrics};
+use crate::telemetry::{extract_http, set_parent_from};
+
+/// Header carrying the request id (generated when the caller sends none).
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Wraps `router` in the standard stack.
+pub fn apply(router: Router, metrics: Arc<Metrics>, request_timeout: Duration) -> Router {
+    let stack = ServiceBuilder::new()
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                // Failures are logged once by `ApiError`; the trace layer would log them again.
+                .on_failure(()),
+        )
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(middleware::from_fn_with_state(metrics, record_metrics))
+        .layer(middleware::from_fn(problem_instance))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(middleware::from_fn_with_state(request_timeout, timeout));
+    router.layer(stack)
+}
+
+fn request_span(request: &Request<Body>) -> tracing::Span {
+    let request_id = request
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let span = tracing::info_span!(
+        "http.request",
+        method = %request.method(),
+        path = request.uri().path(),
+        request_id,
+    );
+    set_parent_from(&span, extract_http(request.headers()));
+    span
+}
+
+async fn record_metrics(
+    State(metrics): State<Arc<Metrics>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = request.method().to_string();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let labels = HttpLabels {
+        route,
+        method,
+        status: response.status().as_u16(),
+    };
+    metrics
+        .http_request_duration
+        .get_or_create(&labels)
+        .observe(started.elapsed().as_secs_f64());
+    response
+}
+
+/// Fills `instance` with the request path on problem bodies produced further in.
+async fn problem_instance(request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_owned();
+    let response = next.run(request).await;
+    match response.extensions().get::<ProblemDetails>() {
+        Some(problem) if problem.instance.is_none() => ProblemDetails {
+            instance: Some(path),
+            ..problem.clone()
+        }
+        .into_response(),
+        _ => response,
+    }
+}
+
+fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-string panic payload".to_owned());
+    ApiError::internal(anyhow::anyhow!("handler panicked: {message}")).into_response()
+}
+
+async fn timeout(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::Timeout.into_response(),
+    }
+}
+
+/// Answers unknown routes with problem+json instead of an empty 404.
+pub async fn route_not_found() -> ApiError {
+    ApiError::not_found("route_not_found", "no such route")
+}
