@@ -2,6 +2,7 @@
 //! aggregate contract and the error kinds. Nothing here performs IO or reads a clock; time and new
 //! ids are handed in by callers so that command handling stays deterministic and testable.
 
+pub mod access;
 pub mod aggregate;
 pub mod envelope;
 pub mod error;

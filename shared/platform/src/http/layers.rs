@@ -87,11 +87,20 @@ async fn problem_instance(request: Request, next: Next) -> Response {
     let path = request.uri().path().to_owned();
     let response = next.run(request).await;
     match response.extensions().get::<ProblemDetails>() {
-        Some(problem) if problem.instance.is_none() => ProblemDetails {
-            instance: Some(path),
-            ..problem.clone()
+        Some(problem) if problem.instance.is_none() => {
+            let mut rebuilt = ProblemDetails {
+                instance: Some(path),
+                ..problem.clone()
+            }
+            .into_response();
+            // Keep what the handler set besides the body (Retry-After, WWW-Authenticate, ...).
+            for (name, value) in response.headers() {
+                if name != http::header::CONTENT_LENGTH && !rebuilt.headers().contains_key(name) {
+                    rebuilt.headers_mut().insert(name.clone(), value.clone());
+                }
+            }
+            rebuilt
         }
-        .into_response(),
         _ => response,
     }
 }

@@ -1,0 +1,211 @@
+//! Wiring: connect NATS and PostgreSQL, verify the streams, open the key ring, start the
+//! projections and the revocation feed, create the first administrator, bind the listener.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use trainyard_auth::revocation::RevocationFeed;
+use trainyard_auth::Verifier;
+use trainyard_platform::event_store::EventStore;
+use trainyard_platform::http::{NatsCheck, Ops, PostgresCheck, ProjectionCheck};
+use trainyard_platform::metrics::Metrics;
+use trainyard_platform::nats::{connect, NatsConnect};
+use trainyard_platform::postgres::{migrate, pool_from_config, Migration};
+use trainyard_platform::projection::{Projection, ProjectionRunner, RunnerOptions};
+use trainyard_platform::streams::{ensure_streams, StreamNames, StreamSettings};
+
+use crate::bootstrap::Output;
+use crate::config::IdentityConfig;
+use crate::keyring::KeyRing;
+use crate::password::PasswordHasher;
+use crate::projection::audit::AuditProjection;
+use crate::projection::identity::IdentityProjection;
+use crate::state::AppState;
+use crate::throttle::Throttle;
+
+const SECRETS: &[Migration] = &[Migration::new(
+    1,
+    "secrets",
+    include_str!("migrations/0001_secrets.sql"),
+)];
+/// How often the signing key's age is checked.
+const ROTATION_CHECK: Duration = Duration::from_secs(3600);
+
+/// A built, not yet serving, identity service.
+#[derive(Debug)]
+pub struct App {
+    listener: TcpListener,
+    router: axum::Router,
+    shutdown: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
+    port: u16,
+}
+
+impl App {
+    /// Builds the service; a generated first-administrator password goes to standard output.
+    pub async fn build(config: IdentityConfig) -> anyhow::Result<Self> {
+        Self::build_with(config, Box::new(std::io::stdout())).await
+    }
+
+    /// Builds the service writing a generated password to `out`.
+    pub async fn build_with(config: IdentityConfig, mut out: Output) -> anyhow::Result<Self> {
+        let common = &config.common;
+        let client = connect(&NatsConnect::new(&common.nats.url, "trainyard-identity")).await?;
+        let js = async_nats::jetstream::new(client.clone());
+        let names = StreamNames {
+            events: common.nats.events_stream.clone(),
+            ..StreamNames::default()
+        };
+        ensure_streams(&js, &names, &StreamSettings::default()).await?;
+        let pool = pool_from_config(&common.postgres)?;
+        migrate(&pool, "identity_secrets", SECRETS).await?;
+        let access_ttl = Duration::from_secs(config.service.tokens.access_ttl_secs);
+        let keys = KeyRing::open(
+            pool.clone(),
+            access_ttl,
+            Duration::from_secs(config.service.tokens.key_rotation_secs),
+        )
+        .await?;
+        let verifier = Verifier::new(
+            config.service.tokens.issuer.clone(),
+            Some(Box::new(keys.clone())),
+        );
+        verifier.set_keys(&keys.jwks());
+        let shutdown = CancellationToken::new();
+        let feed = RevocationFeed {
+            stream: names.events.clone(),
+            events_root: names.events_root.clone(),
+            lookback: access_ttl + Duration::from_secs(60),
+        };
+        let mut tasks = vec![feed.spawn(
+            client.clone(),
+            verifier.revocations().clone(),
+            shutdown.clone(),
+        )];
+        let metrics = Metrics::new();
+        let options = RunnerOptions {
+            stream: names.events.clone(),
+            idle_wait: Duration::from_secs(1),
+            ..RunnerOptions::default()
+        };
+        let mut ops = Ops::new(metrics.clone())
+            .check(NatsCheck(client.clone()))
+            .check(PostgresCheck(pool.clone()));
+        let projections = (
+            IdentityProjection {
+                events_root: names.events_root.clone(),
+            },
+            AuditProjection {
+                events_root: names.events_root.clone(),
+            },
+        );
+        let identity = runner(projections.0, &pool, &js, &options, &metrics)?;
+        ops = ops.check(ProjectionCheck {
+            monitor: identity.monitor(),
+            max_lag: common.http.max_projection_lag,
+        });
+        identity.prepare().await?;
+        tasks.push(spawn_runner(identity, shutdown.clone()));
+        let audit = runner(projections.1, &pool, &js, &options, &metrics)?;
+        audit.prepare().await?;
+        tasks.push(spawn_runner(audit, shutdown.clone()));
+        let state = AppState {
+            store: EventStore::new(client, &names),
+            pool,
+            keys,
+            verifier: verifier.clone(),
+            hasher: PasswordHasher::new(&config.service.password_hash)?,
+            throttle: Throttle::new(config.service.throttle.clone()),
+            config: Arc::new(config),
+        };
+        crate::bootstrap::run(&state, &mut out).await?;
+        tasks.push(spawn_rotation(state.clone(), shutdown.clone()));
+        let timeout = state.config.common.http.request_timeout();
+        let api = trainyard_auth::protect(crate::http::router(state.clone()), verifier);
+        let router = trainyard_platform::http::app(api, ops, timeout);
+        let listener = TcpListener::bind(state.config.common.http.addr).await?;
+        let port = listener.local_addr()?.port();
+        Ok(Self {
+            listener,
+            router,
+            shutdown,
+            tasks,
+            port,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Cancelling it stops the server and the background tasks.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Serves until the shutdown token is cancelled, then waits for background tasks.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        tracing::info!(port = self.port, "identity serving");
+        let stop = self.shutdown.clone();
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(self.listener, service)
+            .with_graceful_shutdown(async move { stop.cancelled().await })
+            .await;
+        self.shutdown.cancel();
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        served
+    }
+}
+
+fn runner<P: Projection>(
+    projection: P,
+    pool: &deadpool_postgres::Pool,
+    js: &async_nats::jetstream::Context,
+    options: &RunnerOptions,
+    metrics: &Arc<Metrics>,
+) -> anyhow::Result<ProjectionRunner<P>> {
+    Ok(
+        ProjectionRunner::new(projection, pool.clone(), js.clone(), options.clone())?
+            .with_metrics(metrics.clone()),
+    )
+}
+
+fn spawn_runner<P: Projection>(
+    runner: ProjectionRunner<P>,
+    shutdown: CancellationToken,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        if let Err(error) = runner.run(shutdown).await {
+            tracing::error!(%error, "projection stopped");
+        }
+    })
+}
+
+/// Rotates the signing key when it is due, and picks up keys rotated by other replicas.
+fn spawn_rotation(state: AppState, shutdown: CancellationToken) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(ROTATION_CHECK) => {}
+            }
+            match state
+                .keys
+                .rotate_if_due()
+                .await
+                .and(state.keys.reload().await)
+            {
+                Ok(()) => state.verifier.set_keys(&state.keys.jwks()),
+                Err(error) => tracing::error!(%error, "signing key rotation check failed"),
+            }
+        }
+    })
+}

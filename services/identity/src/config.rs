@@ -1,0 +1,147 @@
+//! Identity's configuration: the shared sections plus bootstrap, token lifetimes, password
+//! hashing cost and login throttling. See `trainyard_platform::config` for how layers combine.
+
+use serde::{Deserialize, Serialize};
+use trainyard_platform::config::{CommonConfig, Config, ConfigError, ServiceConfig};
+
+/// The first administrator of an empty installation.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BootstrapConfig {
+    /// Name of the tenant created first; logins without a tenant go to it.
+    pub tenant: String,
+    pub admin_login: String,
+    /// When absent, a password is generated and printed once to standard output, and must be
+    /// changed at first login.
+    pub admin_password: Option<String>,
+}
+
+impl std::fmt::Debug for BootstrapConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BootstrapConfig")
+            .field("tenant", &self.tenant)
+            .field("admin_login", &self.admin_login)
+            .field(
+                "admin_password",
+                &self.admin_password.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
+impl Default for BootstrapConfig {
+    fn default() -> Self {
+        Self {
+            tenant: "default".into(),
+            admin_login: "admin".into(),
+            admin_password: None,
+        }
+    }
+}
+
+/// Token lifetimes and signing-key rotation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TokenConfig {
+    /// `iss` of every token; verifiers accept only this issuer.
+    pub issuer: String,
+    pub access_ttl_secs: u64,
+    pub refresh_ttl_secs: u64,
+    /// A new signing key takes over when the active one is older than this.
+    pub key_rotation_secs: u64,
+}
+
+impl Default for TokenConfig {
+    fn default() -> Self {
+        Self {
+            issuer: "trainyard-identity".into(),
+            access_ttl_secs: 15 * 60,
+            refresh_ttl_secs: 30 * 24 * 3600,
+            key_rotation_secs: 30 * 24 * 3600,
+        }
+    }
+}
+
+/// Argon2id cost. The default is OWASP's minimum recommendation (m = 19 MiB, t = 2, p = 1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PasswordHashConfig {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+    /// Hashes computed at once; each holds `memory_kib` of memory.
+    pub max_concurrent: usize,
+}
+
+impl Default for PasswordHashConfig {
+    fn default() -> Self {
+        Self {
+            memory_kib: 19 * 1024,
+            iterations: 2,
+            parallelism: 1,
+            max_concurrent: 4,
+        }
+    }
+}
+
+/// Failed-login throttling.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ThrottleConfig {
+    pub window_secs: u64,
+    pub max_failures_per_login: u32,
+    pub max_failures_per_address: u32,
+}
+
+impl Default for ThrottleConfig {
+    fn default() -> Self {
+        Self {
+            window_secs: 300,
+            max_failures_per_login: 5,
+            max_failures_per_address: 50,
+        }
+    }
+}
+
+/// Identity's own top-level keys, next to the shared sections.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct IdentityKeys {
+    pub bootstrap: BootstrapConfig,
+    pub tokens: TokenConfig,
+    pub password_hash: PasswordHashConfig,
+    pub throttle: ThrottleConfig,
+}
+
+/// The whole configuration: shared sections plus identity's keys.
+pub type IdentityConfig = Config<IdentityKeys>;
+
+/// Defaults for every section (what an empty file and environment give).
+pub fn default_config() -> IdentityConfig {
+    Config {
+        common: CommonConfig::default(),
+        service: IdentityKeys::default(),
+    }
+}
+
+impl ServiceConfig for IdentityKeys {
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.tokens.access_ttl_secs == 0 || self.tokens.refresh_ttl_secs == 0 {
+            return Err(ConfigError::invalid(
+                "tokens",
+                "lifetimes must be at least 1 second",
+            ));
+        }
+        if self.password_hash.max_concurrent == 0 {
+            return Err(ConfigError::invalid(
+                "password_hash.max_concurrent",
+                "must be at least 1",
+            ));
+        }
+        if let Some(password) = &self.bootstrap.admin_password {
+            crate::domain::user::check_password_policy("bootstrap.admin_password", password)
+                .map_err(|r| ConfigError::invalid("bootstrap.admin_password", r.message))?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,88 @@
+//! Identity's aggregates. Each is pure: `handle` decides from the loaded state and a command that
+//! already carries the clock and new ids; `apply` folds events. Secrets never enter commands in
+//! clear: passwords are checked against the policy and hashed at the edge, and only hashes of
+//! high-entropy secrets (refresh tokens, API keys) are recorded.
+
+pub mod role;
+pub mod service_account;
+pub mod session;
+pub mod tenant;
+pub mod user;
+
+use serde::{Deserialize, Serialize};
+use trainyard_core::Rejection;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+trainyard_core::typed_id!(
+    /// A role defined in a tenant (built-in roles have fixed ids, see [`BuiltinRole`]).
+    RoleId
+);
+
+/// The roles every installation has. They are not aggregates and cannot be changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub enum BuiltinRole {
+    /// Every right in every tenant, and the tenants themselves.
+    Administrator,
+    /// Every right in its own tenant.
+    TenantAdministrator,
+}
+
+impl BuiltinRole {
+    pub const ALL: [BuiltinRole; 2] =
+        [BuiltinRole::Administrator, BuiltinRole::TenantAdministrator];
+
+    pub fn id(self) -> RoleId {
+        match self {
+            BuiltinRole::Administrator => RoleId(Uuid::from_u128(1)),
+            BuiltinRole::TenantAdministrator => RoleId(Uuid::from_u128(2)),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            BuiltinRole::Administrator => "Administrator",
+            BuiltinRole::TenantAdministrator => "TenantAdministrator",
+        }
+    }
+
+    pub fn from_id(id: RoleId) -> Option<Self> {
+        Self::ALL.into_iter().find(|b| b.id() == id)
+    }
+}
+
+/// Names (tenants, roles, service accounts) follow the house rule: letters of any script, digits,
+/// `-`, `_`, `.`; 1 to 64 characters.
+pub fn check_name(field: &str, name: &str) -> Result<(), Rejection> {
+    let length = name.chars().count();
+    let valid = (1..=64).contains(&length)
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if valid {
+        Ok(())
+    } else {
+        Err(Rejection::new(
+            "invalid_name",
+            format!("`{field}` must be 1–64 letters, digits, `-`, `_` or `.`"),
+        )
+        .field(field))
+    }
+}
+
+/// Free text (descriptions, display names): at most `max` characters, no control characters.
+pub fn check_text(field: &str, text: &str, max: usize) -> Result<(), Rejection> {
+    if text.chars().count() <= max && !text.chars().any(char::is_control) {
+        Ok(())
+    } else {
+        Err(Rejection::new(
+            "invalid_text",
+            format!("`{field}` must be at most {max} printable characters"),
+        )
+        .field(field))
+    }
+}
+
+pub(crate) fn gone(what: &str) -> Rejection {
+    Rejection::not_found("not_found", format!("no such {what}"))
+}

@@ -1,0 +1,50 @@
+//! Maps failures of identity's dependencies onto `ApiError`: a refused command is the caller's
+//! fault (4xx by its kind), a lost race is 409, and NATS or PostgreSQL failing is ours (503/500,
+//! logged once where the response is produced).
+
+use trainyard_core::ErrorKind;
+use trainyard_platform::event_store::{ExecuteError, ReadError, ReservationError};
+use trainyard_platform::http::ApiError;
+
+use crate::keyring::KeyError;
+use crate::password::PasswordError;
+
+pub fn execute(error: ExecuteError) -> ApiError {
+    match error {
+        ExecuteError::Rejected(rejection) => rejection.into(),
+        ExecuteError::Conflict { .. } => ApiError::Conflict(trainyard_core::Rejection::conflict(
+            "concurrent_change",
+            "the resource changed concurrently; reload and retry",
+        )),
+        other => ApiError::unavailable(other),
+    }
+}
+
+pub fn read(error: ReadError) -> ApiError {
+    ApiError::unavailable(error)
+}
+
+/// A taken key is reported with the caller's own code and field.
+pub fn reservation(error: ReservationError, code: &str, field: &str, message: &str) -> ApiError {
+    match error.kind() {
+        ErrorKind::Conflict => {
+            ApiError::Conflict(trainyard_core::Rejection::conflict(code, message).field(field))
+        }
+        _ => ApiError::unavailable(error),
+    }
+}
+
+pub fn password(error: PasswordError) -> ApiError {
+    match error {
+        PasswordError::Store(_) | PasswordError::Pool(_) => ApiError::unavailable(error),
+        other => ApiError::internal(other),
+    }
+}
+
+pub fn keys(error: KeyError) -> ApiError {
+    ApiError::unavailable(error)
+}
+
+pub fn postgres(error: impl Into<anyhow::Error>) -> ApiError {
+    ApiError::unavailable(error)
+}

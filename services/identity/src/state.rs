@@ -1,0 +1,23 @@
+//! What every handler shares. Cheap to clone.
+
+use std::sync::Arc;
+
+use deadpool_postgres::Pool;
+use trainyard_auth::Verifier;
+use trainyard_platform::event_store::EventStore;
+
+use crate::config::IdentityConfig;
+use crate::keyring::KeyRing;
+use crate::password::PasswordHasher;
+use crate::throttle::Throttle;
+
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub store: EventStore,
+    pub pool: Pool,
+    pub keys: KeyRing,
+    pub verifier: Verifier,
+    pub hasher: PasswordHasher,
+    pub throttle: Throttle,
+    pub config: Arc<IdentityConfig>,
+}
