@@ -13,9 +13,7 @@ use async_nats::jetstream::Context;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf};
 
-use crate::streams::{
-    check, server_error, Bucket, StreamNames, StreamSetupError, STREAM_SERVER_DEFAULTS,
-};
+use crate::streams::{server_error, verify_stream, Bucket, StreamNames, StreamSetupError};
 
 /// Digest and size of stored bytes; `sha256` is lowercase hex.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,30 +71,11 @@ pub async fn ensure_bucket(
     js: &Context,
     config: object_store::Config,
 ) -> Result<Blobs, StreamSetupError> {
-    let asked = backing_stream(&config);
-    let failed = |e: async_nats::Error| server_error(js, "object store bucket", &config.bucket, e);
     let store = js
         .create_object_store(config.clone())
         .await
-        .map_err(|e| failed(e.into()))?;
-    let mut stream = js
-        .get_stream(&asked.name)
-        .await
-        .map_err(|e| failed(e.into()))?;
-    let reported = stream
-        .info()
-        .await
-        .map_err(|e| failed(e.into()))?
-        .config
-        .clone();
-    check(
-        "object store stream",
-        &asked.name,
-        js,
-        &asked,
-        &reported,
-        STREAM_SERVER_DEFAULTS,
-    )?;
+        .map_err(|e| server_error(js, "object store bucket", &config.bucket, e.into()))?;
+    verify_stream(js, "object store stream", &backing_stream(&config)).await?;
     Ok(Blobs {
         bucket: config.bucket,
         store,

@@ -145,12 +145,21 @@ pub async fn ensure_stream(
     js: &Context,
     config: stream::Config,
 ) -> Result<stream::Stream, StreamSetupError> {
-    let failed = |source: async_nats::Error| server_error(js, "stream", &config.name, source);
     js.create_or_update_stream(config.clone())
         .await
-        .map_err(|e| failed(e.into()))?;
+        .map_err(|e| server_error(js, "stream", &config.name, e.into()))?;
+    verify_stream(js, "stream", &config).await
+}
+
+/// Reads a stream's configuration back from the server and compares it with what was asked.
+pub(crate) async fn verify_stream(
+    js: &Context,
+    kind: &'static str,
+    asked: &stream::Config,
+) -> Result<stream::Stream, StreamSetupError> {
+    let failed = |source: async_nats::Error| server_error(js, kind, &asked.name, source);
     let mut stream = js
-        .get_stream(&config.name)
+        .get_stream(&asked.name)
         .await
         .map_err(|e| failed(e.into()))?;
     let reported = stream
@@ -160,10 +169,10 @@ pub async fn ensure_stream(
         .config
         .clone();
     check(
-        "stream",
-        &config.name,
+        kind,
+        &asked.name,
         js,
-        &config,
+        asked,
         &reported,
         STREAM_SERVER_DEFAULTS,
     )?;
