@@ -30,19 +30,10 @@ async fn replay_rows(
     rows(&env.pool, "replay").await
 }
 
-#[tokio::test]
-async fn crash_between_commit_and_ack_applies_each_event_once() {
-    let env = env().await;
-    publish(&env.js, 0, 250, ACCOUNTS, 256).await;
-    let options = RunnerOptions {
-        // Short, so the uncommitted acknowledgement shows up as a redelivery within the test.
-        ack_wait: Duration::from_secs(1),
-        ..quick_options()
-    };
-
-    let fault = FaultPoint::AfterCommit { batch: 3 };
+/// Runs the `ledger` projection until `fault` stops it and returns the checkpoint it left.
+async fn crash_at(env: &common::Env, fault: FaultPoint, options: &RunnerOptions) -> u64 {
     let error = run_until_fault(
-        &env,
+        env,
         Ledger::new("ledger", "ledger"),
         RunnerOptions {
             fault: Some(fault),
@@ -54,12 +45,23 @@ async fn crash_between_commit_and_ack_applies_each_event_once() {
         matches!(error, ProjectionError::InjectedFault(f) if f == fault),
         "{error}"
     );
-    assert_eq!(
-        read_checkpoint(&env.pool, "ledger", "ledger")
-            .await
-            .unwrap(),
-        250
-    );
+    read_checkpoint(&env.pool, "ledger", "ledger")
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn crash_between_commit_and_ack_applies_each_event_once() {
+    let env = env().await;
+    publish(&env.js, 0, 250, ACCOUNTS, 256).await;
+    let options = RunnerOptions {
+        // Short, so the uncommitted acknowledgement shows up as a redelivery within the test.
+        ack_wait: Duration::from_secs(1),
+        ..quick_options()
+    };
+
+    let checkpoint = crash_at(&env, FaultPoint::AfterCommit { batch: 3 }, &options).await;
+    assert_eq!(checkpoint, 250);
 
     // Restart: the consumer still holds events 201..=250 unacknowledged and redelivers them
     // after `ack_wait`; the runner must recognise them as applied.
@@ -102,26 +104,8 @@ async fn crash_before_commit_loses_nothing_even_while_new_events_arrive() {
         ack_wait: Duration::from_secs(300),
         ..quick_options()
     };
-    let fault = FaultPoint::BeforeCommit { batch: 2 };
-    let error = run_until_fault(
-        &env,
-        Ledger::new("ledger", "ledger"),
-        RunnerOptions {
-            fault: Some(fault),
-            ..options.clone()
-        },
-    )
-    .await;
-    assert!(
-        matches!(error, ProjectionError::InjectedFault(f) if f == fault),
-        "{error}"
-    );
-    assert_eq!(
-        read_checkpoint(&env.pool, "ledger", "ledger")
-            .await
-            .unwrap(),
-        100
-    );
+    let checkpoint = crash_at(&env, FaultPoint::BeforeCommit { batch: 2 }, &options).await;
+    assert_eq!(checkpoint, 100);
 
     publish(&env.js, 250, 320, ACCOUNTS, 64).await;
     run_until(&env, Ledger::new("ledger", "ledger"), options, 320).await;
