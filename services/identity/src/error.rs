@@ -2,7 +2,6 @@
 //! fault (4xx by its kind), a lost race is 409, and NATS or PostgreSQL failing is ours (503/500,
 //! logged once where the response is produced).
 
-use trainyard_core::ErrorKind;
 use trainyard_platform::event_store::{ExecuteError, ReadError, ReservationError};
 use trainyard_platform::http::ApiError;
 
@@ -10,28 +9,16 @@ use crate::keyring::KeyError;
 use crate::password::PasswordError;
 
 pub fn execute(error: ExecuteError) -> ApiError {
-    match error {
-        ExecuteError::Rejected(rejection) => rejection.into(),
-        ExecuteError::Conflict { .. } => ApiError::Conflict(trainyard_core::Rejection::conflict(
-            "concurrent_change",
-            "the resource changed concurrently; reload and retry",
-        )),
-        other => ApiError::unavailable(other),
-    }
+    error.into()
 }
 
 pub fn read(error: ReadError) -> ApiError {
-    ApiError::unavailable(error)
+    error.into()
 }
 
 /// A taken key is reported with the caller's own code and field.
 pub fn reservation(error: ReservationError, code: &str, field: &str, message: &str) -> ApiError {
-    match error.kind() {
-        ErrorKind::Conflict => {
-            ApiError::Conflict(trainyard_core::Rejection::conflict(code, message).field(field))
-        }
-        _ => ApiError::unavailable(error),
-    }
+    ApiError::reservation(error, code, field, message)
 }
 
 pub fn password(error: PasswordError) -> ApiError {

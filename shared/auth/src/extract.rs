@@ -137,6 +137,23 @@ impl Auth {
         ))
     }
 
+    /// 403 `forbidden` unless the caller holds at least one of `any` (reads several roles need).
+    pub fn require_any(&self, any: &[(Entity, Right)]) -> Result<(), ApiError> {
+        match any.iter().find(|(e, r)| self.allows(*e, *r)) {
+            Some(_) => Ok(()),
+            None => {
+                let names: Vec<String> = any.iter().map(|(e, r)| format!("{e}:{r}")).collect();
+                Err(ApiError::Forbidden(
+                    Rejection::new(
+                        "forbidden",
+                        format!("this needs one of the permissions {}", names.join(", ")),
+                    )
+                    .field(names.join("|")),
+                ))
+            }
+        }
+    }
+
     /// 403 unless the caller is an `Administrator`.
     pub fn require_administrator(&self) -> Result<(), ApiError> {
         if self.is_administrator() {

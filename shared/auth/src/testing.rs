@@ -40,6 +40,8 @@ pub enum Need {
     /// The `Administrator` role.
     Administrator,
     Permission(Entity, Right),
+    /// Any one of these permissions (reads that several roles need, e.g. a project's name).
+    AnyOf(&'static [(Entity, Right)]),
 }
 
 /// One endpoint of the matrix.
@@ -64,6 +66,10 @@ macro_rules! row {
     };
     ($method:ident $path:literal, administrator $(, $body:literal)?) => {
         $crate::row!(@make $method $path, $crate::testing::Need::Administrator $(, $body)?)
+    };
+    ($method:ident $path:literal, any($($entity:ident : $right:ident),+) $(, $body:literal)?) => {
+        $crate::row!(@make $method $path, $crate::testing::Need::AnyOf(
+            &[$(($crate::Entity::$entity, $crate::Right::$right)),+]) $(, $body)?)
     };
     ($method:ident $path:literal, $entity:ident : $right:ident $(, $body:literal)?) => {
         $crate::row!(@make $method $path, $crate::testing::Need::Permission(
@@ -99,8 +105,11 @@ impl Caller {
             (_, Need::Authenticated) => true,
             (Caller::Administrator, _) => true,
             (_, Need::Administrator) => false,
-            (Caller::TenantAdministrator, Need::Permission(..)) => true,
+            (Caller::TenantAdministrator, Need::Permission(..) | Need::AnyOf(..)) => true,
             (Caller::Role { rights, .. }, Need::Permission(e, r)) => rights.allows(e, r),
+            (Caller::Role { rights, .. }, Need::AnyOf(any)) => {
+                any.iter().any(|(e, r)| rights.allows(*e, *r))
+            }
         }
     }
 
@@ -126,7 +135,7 @@ pub fn guide_minimal_rights() -> Rights {
 }
 
 /// Administrator, TenantAdministrator, the guide's minimal role, "everything but X" for each
-/// permission the rows need, and no token.
+/// permission the rows need (and "everything but all of X, Y" for each any-of need), and no token.
 pub fn standard_callers(rows: &[Row]) -> Vec<Caller> {
     let mut callers = vec![
         Caller::Administrator,
@@ -144,19 +153,35 @@ pub fn standard_callers(rows: &[Row]) -> Vec<Caller> {
         })
         .collect();
     for (entity, right) in needed {
-        let mut rights = Rights::none();
-        for p in Rights::all().permissions() {
-            if (p.entity, p.right) != (entity, right) {
-                rights.grant(p.entity, p.right);
-            }
-        }
-        callers.push(Caller::Role {
-            name: format!("all-but-{entity}:{right}"),
-            rights,
-        });
+        callers.push(all_but(&[(entity, right)]));
     }
+    let mut any_of: Vec<&'static [(Entity, Right)]> = rows
+        .iter()
+        .filter_map(|row| match row.need {
+            Need::AnyOf(any) => Some(any),
+            _ => None,
+        })
+        .collect();
+    any_of.sort();
+    any_of.dedup();
+    callers.extend(any_of.into_iter().map(all_but));
     callers.push(Caller::Anonymous);
     callers
+}
+
+/// A role holding every right except `missing`.
+fn all_but(missing: &[(Entity, Right)]) -> Caller {
+    let mut rights = Rights::none();
+    for p in Rights::all().permissions() {
+        if !missing.contains(&(p.entity, p.right)) {
+            rights.grant(p.entity, p.right);
+        }
+    }
+    let names: Vec<String> = missing.iter().map(|(e, r)| format!("{e}:{r}")).collect();
+    Caller::Role {
+        name: format!("all-but-{}", names.join("+")),
+        rights,
+    }
 }
 
 /// The service under test, as the matrix sees it.

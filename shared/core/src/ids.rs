@@ -135,3 +135,28 @@ mod tests {
         assert!(a < b);
     }
 }
+
+typed_id!(
+    /// A project in a tenant: holds datasets, templates, processes and models.
+    ProjectId
+);
+typed_id!(
+    /// An installation-wide model type (`classifier`, …), the task kind and inference routing key.
+    ModelTypeId
+);
+typed_id!(
+    /// A base model: an architecture of the engine's zoo, optionally with initial weights.
+    BaseModelId
+);
+typed_id!(
+    /// A dataset of a project; its uploads are immutable numbered versions.
+    DatasetId
+);
+typed_id!(
+    /// A training template; its edits are immutable numbered versions.
+    TrainingTemplateId
+);
+typed_id!(
+    /// A training process (owned by the scheduler; templates record which processes pin them).
+    TrainingProcessId
+);

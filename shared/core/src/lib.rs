@@ -7,10 +7,15 @@ pub mod aggregate;
 pub mod envelope;
 pub mod error;
 pub mod ids;
+pub mod names;
+pub mod training;
 
 pub use aggregate::{Aggregate, AggregateState, DomainEvent};
 pub use envelope::{
     Actor, ActorKind, EventEnvelope, Metadata, StoredEvent, ENVELOPE_SCHEMA_VERSION,
 };
 pub use error::{ErrorKind, Rejection};
-pub use ids::{ActorId, CorrelationId, EventId, TenantId};
+pub use ids::{
+    ActorId, BaseModelId, CorrelationId, DatasetId, EventId, ModelTypeId, ProjectId, TenantId,
+    TrainingProcessId, TrainingTemplateId,
+};

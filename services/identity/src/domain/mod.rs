@@ -51,37 +51,7 @@ impl BuiltinRole {
     }
 }
 
-/// Names (tenants, roles, service accounts) follow the house rule: letters of any script, digits,
-/// `-`, `_`, `.`; 1 to 64 characters.
-pub fn check_name(field: &str, name: &str) -> Result<(), Rejection> {
-    let length = name.chars().count();
-    let valid = (1..=64).contains(&length)
-        && name
-            .chars()
-            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if valid {
-        Ok(())
-    } else {
-        Err(Rejection::new(
-            "invalid_name",
-            format!("`{field}` must be 1–64 letters, digits, `-`, `_` or `.`"),
-        )
-        .field(field))
-    }
-}
-
-/// Free text (descriptions, display names): at most `max` characters, no control characters.
-pub fn check_text(field: &str, text: &str, max: usize) -> Result<(), Rejection> {
-    if text.chars().count() <= max && !text.chars().any(char::is_control) {
-        Ok(())
-    } else {
-        Err(Rejection::new(
-            "invalid_text",
-            format!("`{field}` must be at most {max} printable characters"),
-        )
-        .field(field))
-    }
-}
+pub use trainyard_core::names::{check_name, check_text};
 
 pub(crate) fn gone(what: &str) -> Rejection {
     Rejection::not_found("not_found", format!("no such {what}"))

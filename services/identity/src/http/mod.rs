@@ -15,7 +15,6 @@ macro_rules! redacted_debug {
 
 pub mod audit;
 pub mod auth;
-mod page;
 pub mod roles;
 pub mod service_accounts;
 pub mod tenants;
@@ -29,7 +28,7 @@ use utoipa::openapi::OpenApi as OpenApiDoc;
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
-pub use page::{Page, PageQuery};
+pub use trainyard_platform::http::{Page, PageQuery};
 
 use crate::state::AppState;
 

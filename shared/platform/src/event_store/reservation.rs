@@ -64,6 +64,9 @@ pub struct Reservation {
     pub owner: String,
     /// Stream sequence of the event that granted it.
     pub sequence: u64,
+    /// When it was granted (the claimant's clock), so a holder that never followed up can be
+    /// recognised as stale.
+    pub at: chrono::DateTime<chrono::Utc>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -98,6 +101,7 @@ impl EventStore {
                     return Ok(Reservation {
                         owner: owner.to_owned(),
                         sequence,
+                        at: meta.occurred_at,
                     })
                 }
                 Err(AppendError::Conflict { .. }) => continue,
@@ -174,6 +178,7 @@ impl EventStore {
             Some(Reservation {
                 owner: payload.owner,
                 sequence: last.sequence,
+                at: stored.envelope.occurred_at,
             }),
             last.sequence,
         ))

@@ -193,3 +193,41 @@ impl IntoResponse for ApiError {
         self.problem().into_response()
     }
 }
+
+/// A refused command keeps its kind; a lost race after retries is 409 `concurrent_change`; the
+/// log failing is ours (503).
+impl From<crate::event_store::ExecuteError> for ApiError {
+    fn from(error: crate::event_store::ExecuteError) -> Self {
+        use crate::event_store::ExecuteError;
+        match error {
+            ExecuteError::Rejected(rejection) => rejection.into(),
+            ExecuteError::Conflict { .. } => Self::Conflict(Rejection::conflict(
+                "concurrent_change",
+                "the resource changed concurrently; reload and retry",
+            )),
+            other => Self::unavailable(other),
+        }
+    }
+}
+
+impl From<crate::event_store::ReadError> for ApiError {
+    fn from(error: crate::event_store::ReadError) -> Self {
+        Self::unavailable(error)
+    }
+}
+
+impl ApiError {
+    /// A taken unique key, reported with the caller's own code and field; infrastructure
+    /// failures stay 503.
+    pub fn reservation(
+        error: crate::event_store::ReservationError,
+        code: &str,
+        field: &str,
+        message: &str,
+    ) -> Self {
+        match error.kind() {
+            ErrorKind::Conflict => Self::Conflict(Rejection::conflict(code, message).field(field)),
+            _ => Self::unavailable(error),
+        }
+    }
+}

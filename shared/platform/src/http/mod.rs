@@ -6,6 +6,7 @@ mod error;
 mod health;
 mod json;
 mod layers;
+mod page;
 
 use std::future::Future;
 use std::time::Duration;
@@ -21,6 +22,7 @@ pub use health::{
 };
 pub use json::Json;
 pub use layers::{route_not_found, REQUEST_ID};
+pub use page::{Page, PageQuery};
 
 /// The service's API merged with `/healthz`, `/readyz`, `/metrics`, a problem+json fallback for
 /// unknown routes, and the standard layers.

@@ -1,0 +1,136 @@
+//! Wiring: connect NATS and PostgreSQL, verify streams and buckets, seed the installation's
+//! defaults, start the read-model projection and the dataset validator, bind the listener.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use trainyard_auth::{JwksUrl, Verifier};
+use trainyard_platform::event_store::EventStore;
+use trainyard_platform::http::{NatsCheck, Ops, PostgresCheck, ProjectionCheck};
+use trainyard_platform::metrics::Metrics;
+use trainyard_platform::nats::{connect, NatsConnect};
+use trainyard_platform::object_store::{ensure_buckets, Blobs};
+use trainyard_platform::postgres::pool_from_config;
+use trainyard_platform::projection::{ProjectionRunner, RunnerOptions};
+use trainyard_platform::streams::{ensure_streams, Bucket, StreamNames, StreamSettings};
+
+use crate::config::TemplateConfig;
+use crate::projection::TemplateProjection;
+use crate::state::AppState;
+
+/// A built, not yet serving, template service.
+#[derive(Debug)]
+pub struct App {
+    listener: TcpListener,
+    router: axum::Router,
+    shutdown: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
+    port: u16,
+}
+
+impl App {
+    /// Builds the service; tokens are verified with identity's keys from `auth.jwks_url`.
+    pub async fn build(config: TemplateConfig) -> anyhow::Result<Self> {
+        let verifier = Verifier::new(
+            config.service.auth.issuer.clone(),
+            Some(Box::new(JwksUrl::new(config.service.auth.jwks_url.clone()))),
+        );
+        // Identity may start later; an unknown key id triggers another fetch.
+        if let Err(error) = verifier.refresh().await {
+            tracing::warn!(%error, url = %config.service.auth.jwks_url, "token keys not fetched yet");
+        }
+        Self::build_with(config, verifier).await
+    }
+
+    /// Builds the service with a given token verifier (tests, the single-process binary).
+    pub async fn build_with(config: TemplateConfig, verifier: Verifier) -> anyhow::Result<Self> {
+        let common = &config.common;
+        let client = connect(&NatsConnect::new(&common.nats.url, "trainyard-template")).await?;
+        let js = async_nats::jetstream::new(client.clone());
+        let names = StreamNames {
+            events: common.nats.events_stream.clone(),
+            ..StreamNames::default()
+        };
+        ensure_streams(&js, &names, &StreamSettings::default()).await?;
+        ensure_buckets(&js, &names, 1).await?;
+        let pool = pool_from_config(&common.postgres)?;
+        let store = EventStore::new(client.clone(), &names);
+        crate::bootstrap::run(&store).await?;
+        let shutdown = CancellationToken::new();
+        let metrics = Metrics::new();
+        let options = RunnerOptions {
+            stream: names.events.clone(),
+            idle_wait: Duration::from_secs(1),
+            ..RunnerOptions::default()
+        };
+        let projection = TemplateProjection {
+            events_root: names.events_root.clone(),
+        };
+        let runner = ProjectionRunner::new(projection, pool.clone(), js.clone(), options)?
+            .with_metrics(metrics.clone());
+        let ops = Ops::new(metrics)
+            .check(NatsCheck(client.clone()))
+            .check(PostgresCheck(pool.clone()))
+            .check(ProjectionCheck {
+                monitor: runner.monitor(),
+                max_lag: common.http.max_projection_lag,
+            });
+        runner.prepare().await?;
+        let stop = shutdown.clone();
+        let mut tasks = vec![tokio::spawn(async move {
+            if let Err(error) = runner.run(stop).await {
+                tracing::error!(%error, "projection stopped");
+            }
+        })];
+        let state = AppState {
+            store,
+            pool,
+            datasets: Blobs::open(&js, &names.bucket(Bucket::Datasets)).await?,
+            checkpoints: Blobs::open(&js, &names.bucket(Bucket::Checkpoints)).await?,
+            config: Arc::new(config),
+        };
+        let timeout = state.config.common.http.request_timeout();
+        let api = trainyard_auth::protect(crate::http::router(state.clone()), verifier);
+        let router = trainyard_platform::http::app(api, ops, timeout);
+        let listener = TcpListener::bind(state.config.common.http.addr).await?;
+        let port = listener.local_addr()?.port();
+        Ok(Self {
+            listener,
+            router,
+            shutdown,
+            tasks,
+            port,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The whole HTTP application, for embedding into another server.
+    pub fn router(&self) -> axum::Router {
+        self.router.clone()
+    }
+
+    /// Cancelling it stops the server and the background tasks.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Serves until the shutdown token is cancelled, then waits for background tasks.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        tracing::info!(port = self.port, "template service serving");
+        let stop = self.shutdown.clone();
+        let served = axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(async move { stop.cancelled().await })
+            .await;
+        self.shutdown.cancel();
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        served
+    }
+}

@@ -1,0 +1,103 @@
+//! The template service's configuration: the shared sections plus token verification and dataset
+//! limits. See `trainyard_platform::config` for how layers combine.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use trainyard_platform::config::{CommonConfig, Config, ConfigError, ServiceConfig};
+
+/// Where access tokens come from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AuthConfig {
+    /// `iss` of accepted tokens.
+    pub issuer: String,
+    /// Identity's JWKS endpoint; keys are fetched at start-up and on an unknown key id.
+    pub jwks_url: String,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            issuer: "trainyard-identity".into(),
+            jwks_url: "http://127.0.0.1:8080/api/v1/auth/jwks".into(),
+        }
+    }
+}
+
+/// Upload and validation limits for datasets.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DatasetConfig {
+    /// Largest accepted archive, in bytes; a larger upload is refused with 413 and stores nothing.
+    pub max_upload_bytes: u64,
+    /// Largest inflated content of an archive, in bytes.
+    pub max_inflated_bytes: u64,
+    /// Highest compression ratio accepted for large entries (decompression bombs).
+    pub max_zip_ratio: u64,
+    /// Largest decoded image, in pixels.
+    pub max_pixels: u64,
+    /// Folder for uploads in progress and validation work; the system temp folder by default.
+    pub work_dir: Option<PathBuf>,
+    /// Versions validated at once.
+    pub validation_concurrency: usize,
+}
+
+impl Default for DatasetConfig {
+    fn default() -> Self {
+        Self {
+            max_upload_bytes: 2 << 30,
+            max_inflated_bytes: 8 << 30,
+            max_zip_ratio: 100,
+            max_pixels: 64 << 20,
+            work_dir: None,
+            validation_concurrency: 1,
+        }
+    }
+}
+
+impl DatasetConfig {
+    pub fn work_dir(&self) -> PathBuf {
+        self.work_dir.clone().unwrap_or_else(std::env::temp_dir)
+    }
+}
+
+/// The template service's own top-level keys, next to the shared sections.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TemplateKeys {
+    pub auth: AuthConfig,
+    pub datasets: DatasetConfig,
+}
+
+/// The whole configuration: shared sections plus the template service's keys.
+pub type TemplateConfig = Config<TemplateKeys>;
+
+/// Defaults for every section (what an empty file and environment give).
+pub fn default_config() -> TemplateConfig {
+    Config {
+        common: CommonConfig::default(),
+        service: TemplateKeys::default(),
+    }
+}
+
+impl ServiceConfig for TemplateKeys {
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.datasets.max_upload_bytes == 0 {
+            return Err(ConfigError::invalid(
+                "datasets.max_upload_bytes",
+                "must be at least 1",
+            ));
+        }
+        if self.datasets.validation_concurrency == 0 {
+            return Err(ConfigError::invalid(
+                "datasets.validation_concurrency",
+                "must be at least 1",
+            ));
+        }
+        if self.auth.issuer.is_empty() {
+            return Err(ConfigError::invalid("auth.issuer", "must not be empty"));
+        }
+        Ok(())
+    }
+}

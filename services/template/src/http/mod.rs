@@ -1,0 +1,67 @@
+//! The template service's REST API under `/api/v1`: one module per resource, each handler
+//! documented with `#[utoipa::path]` so the OpenAPI document is generated from the code.
+
+mod load;
+pub mod projects;
+
+use axum::routing::get;
+use axum::Router;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::OpenApi as OpenApiDoc;
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+
+pub use load::{load_live, now_meta, precheck};
+pub use trainyard_platform::http::{Page, PageQuery};
+
+use crate::state::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Trainyard templates", description = "Projects, model types, base models, datasets and versioned training templates."),
+    modifiers(&BearerScheme),
+    tags((name = "projects"), (name = "model-types"), (name = "base-models"), (name = "datasets"), (name = "training-templates"))
+)]
+struct ApiDoc;
+
+struct BearerScheme;
+
+impl Modify for BearerScheme {
+    fn modify(&self, openapi: &mut OpenApiDoc) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// Every route with its OpenAPI description.
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(projects::routes())
+}
+
+/// The OpenAPI document (also what the snapshot test compares).
+pub fn openapi() -> OpenApiDoc {
+    api().split_for_parts().1
+}
+
+/// The API router, with `/api/v1/openapi.json`.
+pub fn router(state: AppState) -> Router {
+    let (router, doc) = api().split_for_parts();
+    let doc = std::sync::Arc::new(doc);
+    router
+        .route(
+            "/api/v1/openapi.json",
+            get(move || {
+                let doc = doc.clone();
+                async move { axum::Json(doc.as_ref().clone()) }
+            }),
+        )
+        .with_state(state)
+}

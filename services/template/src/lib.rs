@@ -1,0 +1,15 @@
+//! The template service: projects, model types, base models, datasets and versioned training
+//! templates (event-sourced aggregates in [`domain`]), the REST API ([`http`]), read models
+//! ([`projection`]) and background dataset validation.
+
+pub mod app;
+pub mod bootstrap;
+pub mod config;
+pub mod domain;
+pub mod http;
+pub mod projection;
+pub mod state;
+pub mod unique;
+
+pub use app::App;
+pub use config::TemplateConfig;

@@ -1,0 +1,109 @@
+//! Reservation keys for the template service's uniqueness rules. A key's owner is the id of the
+//! holder, so a reservation doubles as a consistent lookup that never lags like a read model.
+
+use trainyard_core::{EventId, Metadata, ProjectId, Rejection, TenantId};
+use trainyard_platform::event_store::{EventStore, ReservationError, ReservationKey};
+use trainyard_platform::http::ApiError;
+
+const SERVICE: &str = "template";
+
+/// Project names are unique in a tenant, case-insensitively.
+pub fn project_name(tenant: TenantId, name: &str) -> ReservationKey {
+    ReservationKey::new(
+        SERVICE,
+        format!("project_name/{tenant}"),
+        name.to_lowercase(),
+    )
+}
+
+/// Model type names are unique installation-wide and case-sensitive (they route inference).
+pub fn model_type_name(name: &str) -> ReservationKey {
+    ReservationKey::new(SERVICE, "model_type_name", name)
+}
+
+/// Base model names are unique installation-wide, case-insensitively.
+pub fn base_model_name(name: &str) -> ReservationKey {
+    ReservationKey::new(SERVICE, "base_model_name", name.to_lowercase())
+}
+
+/// Dataset names are unique in a project, case-insensitively.
+pub fn dataset_name(project: ProjectId, name: &str) -> ReservationKey {
+    ReservationKey::new(
+        SERVICE,
+        format!("dataset_name/{project}"),
+        name.to_lowercase(),
+    )
+}
+
+/// Template names are unique in a project, case-insensitively.
+pub fn template_name(project: ProjectId, name: &str) -> ReservationKey {
+    ReservationKey::new(
+        SERVICE,
+        format!("template_name/{project}"),
+        name.to_lowercase(),
+    )
+}
+
+/// A reservation older than this whose holder never came to life was left by a crash between
+/// "reserve the name" and "create the thing", and may be taken over.
+const STALE_AFTER: chrono::Duration = chrono::Duration::seconds(60);
+
+/// Reserves `key` for `owner`. A key held by an owner that `is_live` says does not exist (never
+/// created after a crash, or deleted before its name was released) is taken over once it is
+/// older than a minute; a live holder answers 409 with `code` on `field`.
+pub async fn claim<F, Fut>(
+    store: &EventStore,
+    meta: &Metadata,
+    key: &ReservationKey,
+    owner: &str,
+    taken: (&str, &str, &str),
+    is_live: F,
+) -> Result<(), ApiError>
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = Result<bool, ApiError>>,
+{
+    let (code, field, message) = taken;
+    match store.reserve(meta, EventId::new(), key, owner).await {
+        Ok(_) => return Ok(()),
+        Err(ReservationError::Taken { .. }) => {}
+        Err(other) => return Err(ApiError::reservation(other, code, field, message)),
+    }
+    let held = store.reservation(key).await?;
+    let stale = match &held {
+        None => true,
+        Some(held) => {
+            meta.occurred_at - held.at > STALE_AFTER && !is_live(held.owner.clone()).await?
+        }
+    };
+    if !stale {
+        return Err(ApiError::Conflict(
+            Rejection::conflict(code, message).field(field),
+        ));
+    }
+    if let Some(held) = held {
+        tracing::warn!(key = ?key, holder = %held.owner, "taking over a stale reservation");
+        store
+            .release(meta, EventId::new(), key, &held.owner)
+            .await
+            .map_err(|e| ApiError::reservation(e, code, field, message))?;
+    }
+    store
+        .reserve(meta, EventId::new(), key, owner)
+        .await
+        .map(drop)
+        .map_err(|e| ApiError::reservation(e, code, field, message))
+}
+
+/// Frees `key` held by `owner`; a key that is no longer held is fine (a retried request).
+pub async fn free(
+    store: &EventStore,
+    meta: &Metadata,
+    key: &ReservationKey,
+    owner: &str,
+) -> Result<(), ApiError> {
+    match store.release(meta, EventId::new(), key, owner).await {
+        Ok(()) | Err(ReservationError::NotHeld { .. }) => Ok(()),
+        Err(other) => Err(ApiError::unavailable(other)),
+    }
+}

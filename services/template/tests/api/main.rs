@@ -1,0 +1,4 @@
+//! Black-box tests of the template service over HTTP against real NATS and PostgreSQL.
+
+mod helpers;
+mod projects;
