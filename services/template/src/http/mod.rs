@@ -3,6 +3,7 @@
 
 mod load;
 pub mod projects;
+pub mod templates;
 
 use axum::routing::get;
 use axum::Router;
@@ -43,7 +44,9 @@ impl Modify for BearerScheme {
 
 /// Every route with its OpenAPI description.
 pub fn api() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(projects::routes())
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(projects::routes())
+        .merge(templates::routes())
 }
 
 /// The OpenAPI document (also what the snapshot test compares).
