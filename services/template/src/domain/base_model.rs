@@ -12,6 +12,20 @@ use uuid::Uuid;
 use super::references::{self, References};
 use super::{check_description, check_name, gone};
 
+/// Base model names are titles shown in the template form (the default is `Базовая модель`):
+/// the name rule, plus single inner spaces.
+fn check_title(name: &str) -> Result<(), Rejection> {
+    let words_valid = name.split(' ').all(|word| check_name("name", word).is_ok());
+    if words_valid && name.chars().count() <= 64 {
+        return Ok(());
+    }
+    Err(Rejection::new(
+        "invalid_name",
+        "`name` must be 1–64 letters, digits, `-`, `_`, `.` or single inner spaces",
+    )
+    .field("name"))
+}
+
 /// Where a base model's initial weights come from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "source", rename_all = "snake_case")]
@@ -142,7 +156,7 @@ impl Aggregate for BaseModel {
                         "the base model already exists",
                     ));
                 }
-                check_name("name", &name)?;
+                check_title(&name)?;
                 check_description(&description)?;
                 Ok(vec![E::BaseModelCreated {
                     base_model_id,

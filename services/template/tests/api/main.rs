@@ -1,4 +1,6 @@
 //! Black-box tests of the template service over HTTP against real NATS and PostgreSQL.
 
 mod helpers;
+mod matrix;
 mod projects;
+mod templates;

@@ -61,6 +61,10 @@ fn describe_serde_error(rejection: &JsonRejection) -> Option<(String, Option<Str
             let path = e.path().to_string();
             let path = (path != "." && !path.is_empty()).then_some(path);
             let field = match (path, backticked_field(&inner)) {
+                // An unknown field is already the last segment of the path; a missing one is not.
+                (Some(path), Some(name)) if path == name || path.ends_with(&format!(".{name}")) => {
+                    Some(path)
+                }
                 (Some(path), Some(name)) => Some(format!("{path}.{name}")),
                 (path, name) => path.or(name),
             };

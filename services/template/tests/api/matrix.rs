@@ -1,0 +1,96 @@
+//! Every template-service endpoint × every standard caller (the built-in administrators, the
+//! guide's minimal role, for each permission a role lacking just that one, and no token).
+//! Adding an endpoint is one `row!` line.
+
+use std::collections::HashMap;
+
+use serde_json::json;
+use trainyard_auth::row;
+use trainyard_auth::testing::{check_matrix, standard_callers, Caller, MatrixTarget, Row};
+
+use crate::helpers::{spawn_app, TestApp};
+use crate::templates::guide_form;
+
+const ROWS: &[Row] = &[
+    row!(GET "/api/v1/openapi.json", public),
+    row!(GET "/api/v1/projects", any(Projects:View, TrainingTemplates:View, Datasets:View, TrainingProcesses:View)),
+    row!(POST "/api/v1/projects", Projects:Create, r#"{"name":"p{unique}"}"#),
+    row!(GET "/api/v1/projects/{project}", any(Projects:View, TrainingTemplates:View, Datasets:View, TrainingProcesses:View)),
+    row!(PUT "/api/v1/projects/{victim_project}", Projects:Edit, r#"{"name":"p{unique}"}"#),
+    row!(DELETE "/api/v1/projects/{victim_project}", Projects:Delete),
+    row!(GET "/api/v1/training-templates", TrainingTemplates:View),
+    row!(POST "/api/v1/training-templates", TrainingTemplates:Create, r#"{"project_id":"{project}","name":"t{unique}","model_type_id":"00000000-0000-0000-0000-000000000001"}"#),
+    row!(GET "/api/v1/training-templates/parameters-schema", authenticated),
+    row!(GET "/api/v1/training-templates/augmentation-preview.png?images=1&variants=1&image_size=32", TrainingTemplates:View),
+    row!(GET "/api/v1/training-templates/{template}", TrainingTemplates:View),
+    row!(PUT "/api/v1/training-templates/{template}", TrainingTemplates:Edit, r#"{"name":"t{unique}","model_type_id":"00000000-0000-0000-0000-000000000001"}"#),
+    row!(GET "/api/v1/training-templates/{template}/versions", TrainingTemplates:View),
+    row!(GET "/api/v1/training-templates/{template}/versions/1", TrainingTemplates:View),
+    row!(GET "/api/v1/training-templates/{template}/augmentation-preview.png?images=1&variants=1", TrainingTemplates:View),
+    row!(GET "/api/v1/training-templates/{template}/pins", TrainingTemplates:View),
+    row!(POST "/api/v1/training-templates/{template}/pins", TrainingProcesses:Create, r#"{"process_id":"{process}"}"#),
+    row!(DELETE "/api/v1/training-templates/{template}/pins/{process}", TrainingProcesses:Delete),
+    row!(DELETE "/api/v1/training-templates/{victim_template}", TrainingTemplates:Delete),
+];
+
+struct Templates {
+    app: TestApp,
+    project: String,
+}
+
+impl Templates {
+    async fn fresh(&self, kind: &str) -> String {
+        let name = format!("{kind}{}", uuid::Uuid::now_v7().simple());
+        match kind {
+            "victim_project" => self.app.create_project(&name).await,
+            "template" | "victim_template" => self
+                .app
+                .admin(
+                    "POST",
+                    "/api/v1/training-templates",
+                    Some(guide_form(&self.project, &name)),
+                )
+                .await["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+            other => panic!("no fixture `{other}`"),
+        }
+    }
+}
+
+impl MatrixTarget for Templates {
+    fn base_url(&self) -> String {
+        self.app.base.clone()
+    }
+
+    async fn token(&self, caller: &Caller) -> Option<String> {
+        self.app.issuer.token_for(caller, self.app.tenant)
+    }
+
+    async fn vars(&self, row: &Row, _caller: &Caller) -> HashMap<String, String> {
+        let mut vars = HashMap::from([
+            ("project".to_owned(), self.project.clone()),
+            ("process".to_owned(), uuid::Uuid::now_v7().to_string()),
+        ]);
+        for kind in ["victim_project", "template", "victim_template"] {
+            if row.path.contains(&format!("{{{kind}}}")) {
+                vars.insert(kind.to_owned(), self.fresh(kind).await);
+            }
+        }
+        if row.path.ends_with("/pins/{process}") {
+            let pin = json!({"process_id": vars["process"]});
+            let path = format!("/api/v1/training-templates/{}/pins", vars["template"]);
+            self.app.admin("POST", &path, Some(pin)).await;
+        }
+        vars
+    }
+}
+
+#[tokio::test]
+async fn every_endpoint_answers_each_caller_as_its_rights_say() {
+    let app = spawn_app().await;
+    let project = app.create_project("matrix").await;
+    let target = Templates { app, project };
+    check_matrix(&target, ROWS, &standard_callers(ROWS)).await;
+}
