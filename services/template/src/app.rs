@@ -7,6 +7,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use trainyard_auth::revocation::RevocationFeed;
 use trainyard_auth::{JwksUrl, Verifier};
 use trainyard_platform::event_store::EventStore;
 use trainyard_platform::http::{NatsCheck, Ops, PostgresCheck, ProjectionCheck};
@@ -85,6 +86,17 @@ impl App {
                 tracing::error!(%error, "projection stopped");
             }
         })];
+        // Sessions revoked in identity (logout, blocked user) stop working here too.
+        let feed = RevocationFeed {
+            stream: names.events.clone(),
+            events_root: names.events_root.clone(),
+            lookback: Duration::from_secs(config.service.auth.max_token_ttl_secs + 60),
+        };
+        tasks.push(feed.spawn(
+            client.clone(),
+            verifier.revocations().clone(),
+            shutdown.clone(),
+        ));
         let state = AppState {
             store,
             pool,

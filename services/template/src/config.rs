@@ -14,6 +14,9 @@ pub struct AuthConfig {
     pub issuer: String,
     /// Identity's JWKS endpoint; keys are fetched at start-up and on an unknown key id.
     pub jwks_url: String,
+    /// Longest access-token lifetime identity issues: how far back revocations are read at
+    /// start-up so that a token revoked before this service started is still refused.
+    pub max_token_ttl_secs: u64,
 }
 
 impl Default for AuthConfig {
@@ -21,6 +24,7 @@ impl Default for AuthConfig {
         Self {
             issuer: "trainyard-identity".into(),
             jwks_url: "http://127.0.0.1:8080/api/v1/auth/jwks".into(),
+            max_token_ttl_secs: 15 * 60,
         }
     }
 }

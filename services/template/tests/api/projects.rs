@@ -85,7 +85,11 @@ async fn a_bad_name_is_refused_naming_the_field_and_changes_nothing() {
             Some(json!({"name": "x", "colour": "red"})),
         )
         .await;
-    assert_eq!((status, body["field"].as_str()), (400, Some("colour")), "{body}");
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (400, Some("colour")),
+        "{body}"
+    );
 }
 
 #[tokio::test]
