@@ -1,11 +1,10 @@
 //! Wiring: connect NATS and PostgreSQL, verify the streams, open the key ring, start the
-//! projections and the revocation feed, create the first administrator, bind the listener.
+//! projections and the revocation feed, create the first administrator; then listen alone
+//! ([`App`]) or beside other services ([`App::parts`]).
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use trainyard_auth::revocation::RevocationFeed;
@@ -16,6 +15,7 @@ use trainyard_platform::metrics::Metrics;
 use trainyard_platform::nats::{connect, NatsConnect};
 use trainyard_platform::postgres::{migrate, pool_from_config, Migration};
 use trainyard_platform::projection::{Projection, ProjectionRunner, RunnerOptions};
+use trainyard_platform::service::{Parts, Server};
 use trainyard_platform::streams::{ensure_streams, StreamNames, StreamSettings};
 
 use crate::bootstrap::Output;
@@ -38,11 +38,14 @@ const ROTATION_CHECK: Duration = Duration::from_secs(3600);
 /// A built, not yet serving, identity service.
 #[derive(Debug)]
 pub struct App {
-    listener: TcpListener,
-    router: axum::Router,
-    shutdown: CancellationToken,
-    tasks: Vec<JoinHandle<()>>,
-    port: u16,
+    server: Server,
+}
+
+/// Identity's parts, and its verifier (other services in the same process verify with it).
+#[derive(Debug)]
+pub struct Built {
+    pub parts: Parts,
+    pub verifier: Verifier,
 }
 
 impl App {
@@ -52,7 +55,22 @@ impl App {
     }
 
     /// Builds the service writing a generated password to `out`.
-    pub async fn build_with(config: IdentityConfig, mut out: Output) -> anyhow::Result<Self> {
+    pub async fn build_with(config: IdentityConfig, out: Output) -> anyhow::Result<Self> {
+        let addr = config.common.http.addr;
+        let timeout = config.common.http.request_timeout();
+        let built = Self::parts(config, out, Metrics::new()).await?;
+        Ok(Self {
+            server: built.parts.bind(addr, timeout).await?,
+        })
+    }
+
+    /// Connects, verifies the streams, opens the key ring, starts the projections and the
+    /// revocation feed, creates the first administrator; does not listen.
+    pub async fn parts(
+        config: IdentityConfig,
+        mut out: Output,
+        metrics: Arc<Metrics>,
+    ) -> anyhow::Result<Built> {
         let common = &config.common;
         let client = connect(&NatsConnect::new(&common.nats.url, "trainyard-identity")).await?;
         let js = async_nats::jetstream::new(client.clone());
@@ -86,7 +104,6 @@ impl App {
             verifier.revocations().clone(),
             shutdown.clone(),
         )];
-        let metrics = Metrics::new();
         let options = RunnerOptions {
             stream: names.events.clone(),
             idle_wait: Duration::from_secs(1),
@@ -124,44 +141,32 @@ impl App {
         };
         crate::bootstrap::run(&state, &mut out).await?;
         tasks.push(spawn_rotation(state.clone(), shutdown.clone()));
-        let timeout = state.config.common.http.request_timeout();
-        let api = trainyard_auth::protect(crate::http::router(state.clone()), verifier);
-        let router = trainyard_platform::http::app(api, ops, timeout);
-        let listener = TcpListener::bind(state.config.common.http.addr).await?;
-        let port = listener.local_addr()?.port();
-        Ok(Self {
-            listener,
-            router,
-            shutdown,
-            tasks,
-            port,
+        let (api, openapi) = crate::http::api().split_for_parts();
+        let api = trainyard_auth::protect(api.with_state(state), verifier.clone());
+        Ok(Built {
+            parts: Parts {
+                api,
+                openapi,
+                ops,
+                tasks,
+                shutdown,
+            },
+            verifier,
         })
     }
 
     pub fn port(&self) -> u16 {
-        self.port
+        self.server.port()
     }
 
     /// Cancelling it stops the server and the background tasks.
     pub fn shutdown_token(&self) -> CancellationToken {
-        self.shutdown.clone()
+        self.server.shutdown_token()
     }
 
     /// Serves until the shutdown token is cancelled, then waits for background tasks.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        tracing::info!(port = self.port, "identity serving");
-        let stop = self.shutdown.clone();
-        let service = self
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>();
-        let served = axum::serve(self.listener, service)
-            .with_graceful_shutdown(async move { stop.cancelled().await })
-            .await;
-        self.shutdown.cancel();
-        for task in self.tasks {
-            let _ = task.await;
-        }
-        served
+        self.server.run_until_stopped().await
     }
 }
 

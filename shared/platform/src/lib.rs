@@ -10,5 +10,6 @@ pub mod nats;
 pub mod object_store;
 pub mod postgres;
 pub mod projection;
+pub mod service;
 pub mod streams;
 pub mod telemetry;

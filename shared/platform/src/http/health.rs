@@ -118,6 +118,12 @@ impl Ops {
         self
     }
 
+    /// Adds `other`'s checks (services served by one process share `/readyz`).
+    pub fn merge(mut self, other: Ops) -> Self {
+        self.checks.extend(other.checks);
+        self
+    }
+
     /// Runs every check concurrently, each bounded by a timeout.
     pub async fn readiness(&self) -> ReadinessReport {
         let results = join_all(self.checks.iter().map(|check| async move {

@@ -1,0 +1,130 @@
+//! A service as a set of parts — its API routes and OpenAPI document, its readiness checks and
+//! its background tasks — so that a process can serve one service alone (its own binary) or
+//! several behind one listener (the single-process `trainyard` binary), with the same
+//! operational endpoints either way.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::routing::get;
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use utoipa::openapi::OpenApi;
+
+use crate::http::Ops;
+
+/// A built service that does not listen yet.
+pub struct Parts {
+    /// The API routes, state and authentication applied; no operational endpoints.
+    pub api: Router,
+    /// Served at `/api/v1/openapi.json`.
+    pub openapi: OpenApi,
+    pub ops: Ops,
+    pub tasks: Vec<JoinHandle<()>>,
+    /// Cancelling it stops the service's background tasks.
+    pub shutdown: CancellationToken,
+}
+
+impl std::fmt::Debug for Parts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Parts")
+            .field("title", &self.openapi.info.title)
+            .field("ops", &self.ops)
+            .field("tasks", &self.tasks.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Parts {
+    /// Serves `other` beside `self`: routes, documents, checks and tasks side by side, and
+    /// `self`'s shutdown stops `other` too. Routes of the two must not overlap.
+    pub fn merge(mut self, other: Parts) -> Parts {
+        self.api = self.api.merge(other.api);
+        self.openapi.merge(other.openapi);
+        self.ops = self.ops.merge(other.ops);
+        self.tasks.extend(other.tasks);
+        let (parent, child) = (self.shutdown.clone(), other.shutdown);
+        self.tasks.push(tokio::spawn(async move {
+            parent.cancelled().await;
+            child.cancel();
+        }));
+        self
+    }
+
+    /// The whole HTTP application: API, OpenAPI document, `/healthz`, `/readyz`, `/metrics`
+    /// and the standard layers.
+    pub fn router(&self, request_timeout: Duration) -> Router {
+        let doc = Arc::new(self.openapi.clone());
+        let api = self.api.clone().route(
+            "/api/v1/openapi.json",
+            get(move || {
+                let doc = doc.clone();
+                async move { axum::Json(doc.as_ref().clone()) }
+            }),
+        );
+        crate::http::app(api, self.ops.clone(), request_timeout)
+    }
+
+    /// Binds `addr` (port 0 picks a free one).
+    pub async fn bind(
+        self,
+        addr: SocketAddr,
+        request_timeout: Duration,
+    ) -> std::io::Result<Server> {
+        let router = self.router(request_timeout);
+        let listener = TcpListener::bind(addr).await?;
+        let port = listener.local_addr()?.port();
+        Ok(Server {
+            listener,
+            router,
+            shutdown: self.shutdown,
+            tasks: self.tasks,
+            port,
+        })
+    }
+}
+
+/// A bound, not yet serving, HTTP server with its services' background tasks.
+#[derive(Debug)]
+pub struct Server {
+    listener: TcpListener,
+    router: Router,
+    shutdown: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
+    port: u16,
+}
+
+impl Server {
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn router(&self) -> Router {
+        self.router.clone()
+    }
+
+    /// Cancelling it stops the server and every service's background tasks.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Serves until the shutdown token is cancelled, then waits for background tasks.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        tracing::info!(port = self.port, "serving");
+        let stop = self.shutdown.clone();
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(self.listener, service)
+            .with_graceful_shutdown(async move { stop.cancelled().await })
+            .await;
+        self.shutdown.cancel();
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        served
+    }
+}
