@@ -1,4 +1,5 @@
 //! Black-box tests of the template service over HTTP against real NATS and PostgreSQL.
 
+mod catalog;
 mod helpers;
 mod projects;

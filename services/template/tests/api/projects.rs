@@ -85,7 +85,12 @@ async fn a_bad_name_is_refused_naming_the_field_and_changes_nothing() {
             Some(json!({"name": "x", "colour": "red"})),
         )
         .await;
-    assert_eq!(status, 422, "{body}");
+    // A body of the wrong shape is malformed input (the platform's `invalid_body`, 400).
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("invalid_body")),
+        "{body}"
+    );
 }
 
 #[tokio::test]
