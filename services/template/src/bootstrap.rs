@@ -5,13 +5,14 @@
 use chrono::Utc;
 use trainyard_core::training::Architecture;
 use trainyard_core::{
-    Actor, ActorId, ActorKind, BaseModelId, CorrelationId, EventId, Metadata, ModelTypeId, TenantId,
+    Actor, ActorId, ActorKind, BaseModelId, CorrelationId, EventId, Metadata, ModelTypeId,
 };
 use trainyard_platform::event_store::{EventStore, ExecuteError, ReservationError, ReservationKey};
 use uuid::Uuid;
 
 use crate::domain::base_model::{BaseModel, BaseModelCommand};
 use crate::domain::model_type::{Goal, ModelType, ModelTypeCommand};
+use crate::domain::INSTALLATION;
 use crate::unique;
 
 pub const CLASSIFIER: ModelTypeId = ModelTypeId(Uuid::from_u128(1));
@@ -93,7 +94,7 @@ fn tolerate_existing<T>(result: Result<T, ExecuteError>) -> anyhow::Result<()> {
 
 fn system_metadata() -> Metadata {
     Metadata {
-        tenant_id: TenantId(Uuid::nil()),
+        tenant_id: INSTALLATION,
         actor: Actor {
             id: ActorId(Uuid::nil()),
             kind: ActorKind::System,

@@ -66,12 +66,30 @@ impl DatasetConfig {
     }
 }
 
+/// Limits for the initial weights uploaded to base models.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BaseModelConfig {
+    /// Largest accepted safetensors file, in bytes; a larger upload is refused with 413 and
+    /// stores nothing. The file is loaded into memory to be checked.
+    pub max_weights_bytes: u64,
+}
+
+impl Default for BaseModelConfig {
+    fn default() -> Self {
+        Self {
+            max_weights_bytes: 512 << 20,
+        }
+    }
+}
+
 /// The template service's own top-level keys, next to the shared sections.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct TemplateKeys {
     pub auth: AuthConfig,
     pub datasets: DatasetConfig,
+    pub base_models: BaseModelConfig,
 }
 
 /// The whole configuration: shared sections plus the template service's keys.
@@ -90,6 +108,12 @@ impl ServiceConfig for TemplateKeys {
         if self.datasets.max_upload_bytes == 0 {
             return Err(ConfigError::invalid(
                 "datasets.max_upload_bytes",
+                "must be at least 1",
+            ));
+        }
+        if self.base_models.max_weights_bytes == 0 {
+            return Err(ConfigError::invalid(
+                "base_models.max_weights_bytes",
                 "must be at least 1",
             ));
         }

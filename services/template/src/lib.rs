@@ -10,6 +10,7 @@ pub mod http;
 pub mod projection;
 pub mod state;
 pub mod unique;
+pub mod weights;
 
 pub use app::App;
 pub use config::TemplateConfig;

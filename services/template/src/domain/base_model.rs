@@ -10,21 +10,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::references::{self, References};
-use super::{check_description, check_name, gone};
-
-/// Base model names are titles shown in the template form (the default is `Базовая модель`):
-/// the name rule, plus single inner spaces.
-fn check_title(name: &str) -> Result<(), Rejection> {
-    let words_valid = name.split(' ').all(|word| check_name("name", word).is_ok());
-    if words_valid && name.chars().count() <= 64 {
-        return Ok(());
-    }
-    Err(Rejection::new(
-        "invalid_name",
-        "`name` must be 1–64 letters, digits, `-`, `_`, `.` or single inner spaces",
-    )
-    .field("name"))
-}
+use super::{check_description, gone};
 
 /// Where a base model's initial weights come from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -156,7 +142,7 @@ impl Aggregate for BaseModel {
                         "the base model already exists",
                     ));
                 }
-                check_title(&name)?;
+                check_base_model_name(&name)?;
                 check_description(&description)?;
                 Ok(vec![E::BaseModelCreated {
                     base_model_id,
@@ -231,6 +217,56 @@ impl Aggregate for BaseModel {
             E::BaseModelUnreferenced { template_id } => {
                 state.references.remove(template_id);
             }
+        }
+    }
+}
+
+/// Base model names are display names (`Базовая модель`): the house rule for names (letters of
+/// any script, digits, `-`, `_`, `.`), plus single spaces between words; 1 to 64 characters.
+pub fn check_base_model_name(name: &str) -> Result<(), Rejection> {
+    let length = name.chars().count();
+    let valid = (1..=64).contains(&length)
+        && name.split(' ').all(|word| {
+            !word.is_empty()
+                && word
+                    .chars()
+                    .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        });
+    if valid {
+        Ok(())
+    } else {
+        Err(Rejection::new(
+            "invalid_name",
+            "`name` must be 1–64 letters, digits, `-`, `_` or `.`, with single spaces between words",
+        )
+        .field("name"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_base_model_name;
+
+    #[test]
+    fn base_model_names_may_have_single_spaces_between_words() {
+        for name in ["Базовая модель", "resnet18", "ResNet-18 v2.1", "a"] {
+            assert!(check_base_model_name(name).is_ok(), "{name}");
+        }
+        let too_long = "x".repeat(65);
+        for name in [
+            "",
+            " lead",
+            "trail ",
+            "two  spaces",
+            "tab\there",
+            "semi;colon",
+            &too_long,
+        ] {
+            assert_eq!(
+                check_base_model_name(name).unwrap_err().field.as_deref(),
+                Some("name"),
+                "{name:?}"
+            );
         }
     }
 }

@@ -11,7 +11,10 @@ pub mod references;
 pub mod template;
 
 pub use trainyard_core::names::{check_name, check_text};
-use trainyard_core::Rejection;
+use trainyard_core::{Rejection, TenantId};
+
+/// The tenant recorded on events of installation-wide aggregates (model types, base models).
+pub const INSTALLATION: TenantId = TenantId(uuid::Uuid::nil());
 
 /// Longest description accepted anywhere.
 pub const DESCRIPTION_MAX: usize = 2000;

@@ -1,7 +1,9 @@
 //! The template service's REST API under `/api/v1`: one module per resource, each handler
 //! documented with `#[utoipa::path]` so the OpenAPI document is generated from the code.
 
+pub mod base_models;
 mod load;
+pub mod model_types;
 pub mod projects;
 pub mod templates;
 
@@ -47,6 +49,8 @@ pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(projects::routes())
         .merge(templates::routes())
+        .merge(model_types::routes())
+        .merge(base_models::routes())
 }
 
 /// The OpenAPI document (also what the snapshot test compares).

@@ -85,9 +85,10 @@ async fn a_bad_name_is_refused_naming_the_field_and_changes_nothing() {
             Some(json!({"name": "x", "colour": "red"})),
         )
         .await;
+    // A body of the wrong shape is malformed input (the platform's `invalid_body`, 400).
     assert_eq!(
-        (status, body["field"].as_str()),
-        (400, Some("colour")),
+        (status, body["code"].as_str(), body["field"].as_str()),
+        (400, Some("invalid_body"), Some("colour")),
         "{body}"
     );
 }
