@@ -18,6 +18,17 @@ const ROWS: &[Row] = &[
     row!(GET "/api/v1/projects/{project}", any(Projects:View, TrainingTemplates:View, Datasets:View, TrainingProcesses:View)),
     row!(PUT "/api/v1/projects/{victim_project}", Projects:Edit, r#"{"name":"p{unique}"}"#),
     row!(DELETE "/api/v1/projects/{victim_project}", Projects:Delete),
+    row!(GET "/api/v1/model-types", authenticated),
+    row!(POST "/api/v1/model-types", administrator, r#"{"name":"mt{unique}","goal":"classification"}"#),
+    row!(GET "/api/v1/model-types/{model_type}", authenticated),
+    row!(PUT "/api/v1/model-types/{model_type}", administrator, r#"{"description":"d{unique}","goal":"classification","configuration":{}}"#),
+    row!(DELETE "/api/v1/model-types/{victim_model_type}", administrator),
+    row!(GET "/api/v1/base-models", authenticated),
+    row!(POST "/api/v1/base-models", administrator, r#"{"name":"bm{unique}","architecture":"base"}"#),
+    row!(GET "/api/v1/base-models/{base_model}", authenticated),
+    row!(PUT "/api/v1/base-models/{base_model}", administrator, r#"{"description":"d{unique}"}"#),
+    row!(DELETE "/api/v1/base-models/{base_model}/weights", administrator),
+    row!(DELETE "/api/v1/base-models/{victim_base_model}", administrator),
     row!(GET "/api/v1/training-templates", TrainingTemplates:View),
     row!(POST "/api/v1/training-templates", TrainingTemplates:Create, r#"{"project_id":"{project}","name":"t{unique}","model_type_id":"00000000-0000-0000-0000-000000000001"}"#),
     row!(GET "/api/v1/training-templates/parameters-schema", authenticated),
@@ -54,6 +65,24 @@ impl Templates {
                 .as_str()
                 .unwrap()
                 .to_owned(),
+            "model_type" | "victim_model_type" => {
+                let body = json!({"name": name, "goal": "classification"});
+                self.app
+                    .admin("POST", "/api/v1/model-types", Some(body))
+                    .await["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            }
+            "base_model" | "victim_base_model" => {
+                let body = json!({"name": name, "architecture": "base"});
+                self.app
+                    .admin("POST", "/api/v1/base-models", Some(body))
+                    .await["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            }
             other => panic!("no fixture `{other}`"),
         }
     }
@@ -73,7 +102,15 @@ impl MatrixTarget for Templates {
             ("project".to_owned(), self.project.clone()),
             ("process".to_owned(), uuid::Uuid::now_v7().to_string()),
         ]);
-        for kind in ["victim_project", "template", "victim_template"] {
+        for kind in [
+            "victim_project",
+            "template",
+            "victim_template",
+            "model_type",
+            "victim_model_type",
+            "base_model",
+            "victim_base_model",
+        ] {
             if row.path.contains(&format!("{{{kind}}}")) {
                 vars.insert(kind.to_owned(), self.fresh(kind).await);
             }

@@ -341,3 +341,72 @@ async fn another_tenant_cannot_see_or_pin_a_template() {
     let (status, body) = create(&app, &stranger, guide_form(&project, "t2")).await;
     assert_eq!((status, body["field"].as_str()), (422, Some("project_id")));
 }
+
+#[tokio::test]
+async fn a_model_type_or_base_model_in_use_cannot_be_deleted_until_its_templates_are() {
+    let app = spawn_app().await;
+    let project = app.create_project("links").await;
+    let kind = app
+        .admin(
+            "POST",
+            "/api/v1/model-types",
+            Some(json!({"name": "passport", "goal": "classification"})),
+        )
+        .await;
+    let base = app
+        .admin(
+            "POST",
+            "/api/v1/base-models",
+            Some(json!({"name": "ResNet паспорта", "architecture": "resnet18"})),
+        )
+        .await;
+    let (kind, base) = (kind["id"].as_str().unwrap(), base["id"].as_str().unwrap());
+    let mut form = guide_form(&project, "passports");
+    form["model_type_id"] = json!(kind);
+    form["base_model_id"] = json!(base);
+    let (status, template) = create(&app, &app.admin_token, form.clone()).await;
+    assert_eq!(status, 201, "{template}");
+    // An edit back to the defaults keeps version 1's links: a process may pin version 1.
+    let id = template["id"].as_str().unwrap();
+    app.admin(
+        "PUT",
+        &format!("/api/v1/training-templates/{id}"),
+        Some(guide_form(&project, "passports")),
+    )
+    .await;
+    for (path, code) in [
+        (format!("/api/v1/model-types/{kind}"), "model_type_in_use"),
+        (format!("/api/v1/base-models/{base}"), "base_model_in_use"),
+    ] {
+        let (status, body) = app.call("DELETE", &path, &app.admin_token, None).await;
+        assert_eq!((status, body["code"].as_str()), (409, Some(code)), "{path}");
+    }
+    app.wait_for(
+        &format!("/api/v1/model-types/{kind}"),
+        "usage is counted",
+        |t| t["templates"] == 1,
+    )
+    .await;
+    let (status, _) = app
+        .call(
+            "DELETE",
+            &format!("/api/v1/training-templates/{id}"),
+            &app.admin_token,
+            None,
+        )
+        .await;
+    assert_eq!(status, 204);
+    for path in [
+        format!("/api/v1/model-types/{kind}"),
+        format!("/api/v1/base-models/{base}"),
+    ] {
+        let (status, body) = app.call("DELETE", &path, &app.admin_token, None).await;
+        assert_eq!(status, 204, "{path}: {body}");
+    }
+    // A template naming the deleted model type is refused and leaves nothing behind.
+    let (status, body) = create(&app, &app.admin_token, form).await;
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (422, Some("model_type_id"))
+    );
+}
