@@ -2,7 +2,7 @@
 //! read model), answering 404 when it does not exist, was deleted, or lies outside the caller's
 //! tenant.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use trainyard_auth::Auth;
 use trainyard_core::{Aggregate, AggregateState, Metadata, TenantId};
 use trainyard_platform::http::ApiError;
@@ -39,7 +39,14 @@ where
         .map_err(ApiError::from)
 }
 
-/// Envelope metadata for a command of `auth` in `tenant`, stamped now.
+/// Envelope metadata for a command of `auth` in `tenant`, stamped [`now`].
 pub fn now_meta(auth: &Auth, tenant: TenantId) -> Metadata {
-    auth.metadata(tenant, Utc::now())
+    auth.metadata(tenant, now())
+}
+
+/// The current time at the precision PostgreSQL keeps (microseconds), so a time read from the
+/// event log equals the same time read back from a read model.
+pub fn now() -> DateTime<Utc> {
+    let now = Utc::now();
+    DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
 }

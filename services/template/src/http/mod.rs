@@ -14,7 +14,7 @@ use utoipa::openapi::OpenApi as OpenApiDoc;
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
-pub use load::{load_live, now_meta, precheck};
+pub use load::{load_live, now, now_meta, precheck};
 pub use trainyard_platform::http::{Page, PageQuery};
 
 use crate::state::AppState;

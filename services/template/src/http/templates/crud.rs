@@ -14,7 +14,7 @@ use crate::domain::template::{
     DatasetRef, TemplateCommand, TemplateSpec, TemplateState, TrainingTemplate,
 };
 use crate::http::projects::{load_project, prefix_pattern};
-use crate::http::{load_live, now_meta, precheck, Page, PageQuery};
+use crate::http::{load_live, now, now_meta, precheck, Page, PageQuery};
 use crate::state::AppState;
 use crate::unique;
 
@@ -229,7 +229,7 @@ pub async fn create_template(
         project_id,
         name: request.name.clone(),
         spec: spec.clone(),
-        at: chrono::Utc::now(),
+        at: now(),
     };
     precheck::<TrainingTemplate>(&TemplateState::default(), &command)?;
     let meta = now_meta(&auth, project.tenant_id);
@@ -295,7 +295,7 @@ pub async fn update_template(
     let command = TemplateCommand::EditTemplate {
         name: request.name.clone(),
         spec: spec.clone(),
-        at: chrono::Utc::now(),
+        at: now(),
         expected_version: request.expected_version,
     };
     precheck::<TrainingTemplate>(&template, &command)?;
