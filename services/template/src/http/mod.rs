@@ -1,6 +1,7 @@
 //! The template service's REST API under `/api/v1`: one module per resource, each handler
 //! documented with `#[utoipa::path]` so the OpenAPI document is generated from the code.
 
+pub mod datasets;
 mod load;
 pub mod projects;
 pub mod templates;
@@ -47,6 +48,7 @@ pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(projects::routes())
         .merge(templates::routes())
+        .merge(datasets::routes())
 }
 
 /// The OpenAPI document (also what the snapshot test compares).

@@ -1,5 +1,6 @@
 //! Black-box tests of the template service over HTTP against real NATS and PostgreSQL.
 
+mod datasets;
 mod helpers;
 mod matrix;
 mod projects;
