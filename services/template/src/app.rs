@@ -104,6 +104,10 @@ impl App {
             checkpoints: Blobs::open(&js, &names.bucket(Bucket::Checkpoints)).await?,
             config: Arc::new(config),
         };
+        tasks.push(
+            crate::consumer::start_validator(&js, &names.events, state.clone(), shutdown.clone())
+                .await?,
+        );
         let timeout = state.config.common.http.request_timeout();
         let api = trainyard_auth::protect(crate::http::router(state.clone()), verifier);
         let router = trainyard_platform::http::app(api, ops, timeout);

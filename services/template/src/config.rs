@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
+use trainyard_engine::data::Limits;
 use trainyard_platform::config::{CommonConfig, Config, ConfigError, ServiceConfig};
 
 /// Where access tokens come from.
@@ -34,6 +35,9 @@ impl Default for AuthConfig {
 #[serde(default)]
 pub struct DatasetConfig {
     /// Largest accepted archive, in bytes; a larger upload is refused with 413 and stores nothing.
+    /// An upload may take longer than `http.request_timeout_secs` (the upload route lifts that
+    /// limit once it has accepted the request); instead, a client that sends nothing for that
+    /// long is refused with 400 `upload_stalled`.
     pub max_upload_bytes: u64,
     /// Largest inflated content of an archive, in bytes.
     pub max_inflated_bytes: u64,
@@ -63,6 +67,18 @@ impl Default for DatasetConfig {
 impl DatasetConfig {
     pub fn work_dir(&self) -> PathBuf {
         self.work_dir.clone().unwrap_or_else(std::env::temp_dir)
+    }
+
+    /// The engine's safety limits for reading an uploaded archive under this configuration.
+    pub fn engine_limits(&self) -> Limits {
+        let defaults = Limits::default();
+        Limits {
+            max_pixels: self.max_pixels,
+            max_entry_bytes: defaults.max_entry_bytes.min(self.max_inflated_bytes),
+            max_total_bytes: self.max_inflated_bytes,
+            max_zip_ratio: self.max_zip_ratio,
+            ratio_check_min_bytes: defaults.ratio_check_min_bytes,
+        }
     }
 }
 

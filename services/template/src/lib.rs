@@ -1,10 +1,12 @@
 //! The template service: projects, model types, base models, datasets and versioned training
 //! templates (event-sourced aggregates in [`domain`]), the REST API ([`http`]), read models
-//! ([`projection`]) and background dataset validation.
+//! ([`projection`]) and background dataset validation ([`consumer`]).
 
 pub mod app;
+pub mod archive;
 pub mod bootstrap;
 pub mod config;
+pub mod consumer;
 pub mod domain;
 pub mod http;
 pub mod projection;

@@ -11,7 +11,9 @@ use serde::Deserialize;
 use serde_json::Value;
 use tower::ServiceExt;
 use trainyard_core::Rejection;
-use trainyard_platform::http::{app, ApiError, Json, Ops, ProblemDetails, PROBLEM_JSON};
+use trainyard_platform::http::{
+    app, ApiError, Json, Ops, ProblemDetails, RequestDeadline, PROBLEM_JSON,
+};
 use trainyard_platform::metrics::Metrics;
 
 #[derive(Debug, Deserialize)]
@@ -39,6 +41,9 @@ async fn fail(kind: &str) -> Result<&'static str, ApiError> {
             .into(),
         "unauthenticated" => ApiError::unauthenticated("a bearer token is required"),
         "forbidden" => ApiError::forbidden("training templates: create is not granted"),
+        "too_large" => ApiError::PayloadTooLarge(
+            Rejection::new("upload_too_large", "the archive is over the limit").field("body"),
+        ),
         "unavailable" => ApiError::unavailable(anyhow::anyhow!(
             "nats: connection refused (secret host 10.0.0.7)"
         )),
@@ -59,6 +64,15 @@ async fn slow() -> &'static str {
     "never"
 }
 
+/// Takes longer than the request timeout after lifting it, as an upload handler does.
+async fn lifted(deadline: RequestDeadline) -> &'static str {
+    assert!(deadline.at().is_some());
+    deadline.lift();
+    assert!(deadline.at().is_none());
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    "done"
+}
+
 fn router() -> Router {
     let api = Router::new()
         .route(
@@ -71,7 +85,8 @@ fn router() -> Router {
         )
         .route("/templates", post(create))
         .route("/panic", get(panics))
-        .route("/slow", get(slow));
+        .route("/slow", get(slow))
+        .route("/lifted", get(lifted));
     app(api, Ops::new(Metrics::new()), Duration::from_millis(300))
 }
 
@@ -112,6 +127,7 @@ async fn each_error_kind_has_its_status_code_and_shape() {
         ("conflict", 409, "name_taken", Some("name")),
         ("unauthenticated", 401, "unauthenticated", None),
         ("forbidden", 403, "forbidden", None),
+        ("too_large", 413, "upload_too_large", Some("body")),
         ("unavailable", 503, "unavailable", None),
         ("internal", 500, "internal", None),
     ];
@@ -188,6 +204,15 @@ async fn panics_timeouts_and_unknown_routes_are_problems() {
     let (status, _, body) = get_path("/slow").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(problem(body).code, "timeout");
+
+    // A handler may lift the limit for its own request; the others keep it.
+    let response = router()
+        .oneshot(Request::get("/lifted").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body = to_bytes(response.into_body(), 1 << 10).await.unwrap();
+    assert_eq!(&body[..], b"done");
 
     let (status, ct, body) = get_path("/no/such/route").await;
     assert_eq!(

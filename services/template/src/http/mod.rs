@@ -2,6 +2,7 @@
 //! documented with `#[utoipa::path]` so the OpenAPI document is generated from the code.
 
 pub mod base_models;
+pub mod datasets;
 mod load;
 pub mod model_types;
 pub mod projects;
@@ -51,6 +52,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(templates::routes())
         .merge(model_types::routes())
         .merge(base_models::routes())
+        .merge(datasets::routes())
 }
 
 /// The OpenAPI document (also what the snapshot test compares).

@@ -20,6 +20,8 @@ pub struct TestApp {
     pub tenant: TenantId,
     /// An `Administrator` of every tenant.
     pub admin_token: String,
+    /// Held so the database lives as long as the app.
+    #[allow(dead_code)]
     pub db: TestDatabase,
     pub nats: NatsServer,
     pub config: TemplateConfig,

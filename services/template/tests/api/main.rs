@@ -1,6 +1,7 @@
 //! Black-box tests of the template service over HTTP against real NATS and PostgreSQL.
 
 mod catalog;
+mod datasets;
 mod helpers;
 mod matrix;
 mod projects;

@@ -87,6 +87,9 @@ pub enum ApiError {
     Unauthenticated(Rejection),
     #[error("forbidden: {0}")]
     Forbidden(Rejection),
+    /// A request body over the accepted size: 413.
+    #[error("payload too large: {0}")]
+    PayloadTooLarge(Rejection),
     /// A dependency is down or overloaded: 503, worth retrying later.
     #[error("unavailable: {0:#}")]
     Unavailable(anyhow::Error),
@@ -131,6 +134,7 @@ impl ApiError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unavailable(_) | Self::Timeout => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -145,7 +149,8 @@ impl ApiError {
             | Self::NotFound(r)
             | Self::Conflict(r)
             | Self::Unauthenticated(r)
-            | Self::Forbidden(r) => ProblemDetails {
+            | Self::Forbidden(r)
+            | Self::PayloadTooLarge(r) => ProblemDetails {
                 field: r.field.clone(),
                 ..ProblemDetails::new(status, &r.code, &r.message)
             },

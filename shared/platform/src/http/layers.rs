@@ -1,6 +1,7 @@
 //! The middleware every service runs, outermost first: request id, a trace span per request
 //! (continuing the caller's W3C trace), request metrics by matched route, `instance` on problem
-//! bodies, panic → problem+json 500, and a request timeout → problem+json 503.
+//! bodies, panic → problem+json 500, and a request timeout → problem+json 503. A handler that
+//! streams a large body may lift the timeout for its own request with [`RequestDeadline`].
 
 use std::any::Any;
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use axum::http::HeaderName;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+use tokio::sync::watch;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -114,10 +116,60 @@ fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
     ApiError::internal(anyhow::anyhow!("handler panicked: {message}")).into_response()
 }
 
-async fn timeout(State(limit): State<Duration>, request: Request, next: Next) -> Response {
-    match tokio::time::timeout(limit, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => ApiError::Timeout.into_response(),
+/// The request timeout of one request, as a request extension. A handler whose work grows with
+/// the size of what it receives (an upload streamed to storage) lifts it once it has accepted the
+/// request, and guards against a stalled client itself; every other request keeps the limit.
+#[derive(Debug, Clone)]
+pub struct RequestDeadline(Arc<watch::Sender<Option<Instant>>>);
+
+impl RequestDeadline {
+    /// Removes the limit for the rest of this request.
+    pub fn lift(&self) {
+        self.0.send_replace(None);
+    }
+
+    /// When the request will be answered with 503 `timeout`; `None` once lifted.
+    pub fn at(&self) -> Option<Instant> {
+        *self.0.borrow()
+    }
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for RequestDeadline {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        parts.extensions.get::<Self>().cloned().ok_or_else(|| {
+            ApiError::internal(anyhow::anyhow!(
+                "the router is not wrapped in the standard layers"
+            ))
+        })
+    }
+}
+
+async fn timeout(State(limit): State<Duration>, mut request: Request, next: Next) -> Response {
+    let deadline = RequestDeadline(Arc::new(watch::Sender::new(Some(Instant::now() + limit))));
+    let mut changes = deadline.0.subscribe();
+    // `deadline` stays here too, so the channel stays open however early the handler drops its
+    // copy.
+    request.extensions_mut().insert(deadline.clone());
+    let response = next.run(request);
+    tokio::pin!(response);
+    loop {
+        let current = *changes.borrow_and_update();
+        let expired = async {
+            match current {
+                Some(at) => tokio::time::sleep_until(at.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            response = &mut response => return response,
+            () = expired => return ApiError::Timeout.into_response(),
+            _ = changes.changed() => {}
+        }
     }
 }
 

@@ -21,7 +21,7 @@ pub use health::{
     ReadinessReport,
 };
 pub use json::Json;
-pub use layers::{route_not_found, REQUEST_ID};
+pub use layers::{route_not_found, RequestDeadline, REQUEST_ID};
 pub use page::{Page, PageQuery};
 
 /// The service's API merged with `/healthz`, `/readyz`, `/metrics`, a problem+json fallback for
