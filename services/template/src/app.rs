@@ -1,11 +1,10 @@
 //! Wiring: connect NATS and PostgreSQL, verify streams and buckets, seed the installation's
-//! defaults, start the read-model projection and the dataset validator, bind the listener.
+//! defaults, start the read-model projection and the dataset validator; then listen alone
+//! ([`App`]) or beside other services ([`App::parts`]).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use trainyard_auth::revocation::RevocationFeed;
 use trainyard_auth::{JwksUrl, Verifier};
@@ -16,6 +15,7 @@ use trainyard_platform::nats::{connect, NatsConnect};
 use trainyard_platform::object_store::{ensure_buckets, Blobs};
 use trainyard_platform::postgres::pool_from_config;
 use trainyard_platform::projection::{ProjectionRunner, RunnerOptions};
+use trainyard_platform::service::{Parts, Server};
 use trainyard_platform::streams::{ensure_streams, Bucket, StreamNames, StreamSettings};
 
 use crate::config::TemplateConfig;
@@ -25,11 +25,7 @@ use crate::state::AppState;
 /// A built, not yet serving, template service.
 #[derive(Debug)]
 pub struct App {
-    listener: TcpListener,
-    router: axum::Router,
-    shutdown: CancellationToken,
-    tasks: Vec<JoinHandle<()>>,
-    port: u16,
+    server: Server,
 }
 
 impl App {
@@ -46,8 +42,23 @@ impl App {
         Self::build_with(config, verifier).await
     }
 
-    /// Builds the service with a given token verifier (tests, the single-process binary).
+    /// Builds the service with a given token verifier (tests).
     pub async fn build_with(config: TemplateConfig, verifier: Verifier) -> anyhow::Result<Self> {
+        let addr = config.common.http.addr;
+        let timeout = config.common.http.request_timeout();
+        let parts = Self::parts(config, verifier, Metrics::new()).await?;
+        Ok(Self {
+            server: parts.bind(addr, timeout).await?,
+        })
+    }
+
+    /// Connects, verifies streams and buckets, seeds the defaults, starts the projection, the
+    /// revocation feed and the dataset validator; does not listen.
+    pub async fn parts(
+        config: TemplateConfig,
+        verifier: Verifier,
+        metrics: Arc<Metrics>,
+    ) -> anyhow::Result<Parts> {
         let common = &config.common;
         let client = connect(&NatsConnect::new(&common.nats.url, "trainyard-template")).await?;
         let js = async_nats::jetstream::new(client.clone());
@@ -61,7 +72,6 @@ impl App {
         let store = EventStore::new(client.clone(), &names);
         crate::bootstrap::run(&store).await?;
         let shutdown = CancellationToken::new();
-        let metrics = Metrics::new();
         let options = RunnerOptions {
             stream: names.events.clone(),
             idle_wait: Duration::from_secs(1),
@@ -108,45 +118,33 @@ impl App {
             crate::consumer::start_validator(&js, &names.events, state.clone(), shutdown.clone())
                 .await?,
         );
-        let timeout = state.config.common.http.request_timeout();
-        let api = trainyard_auth::protect(crate::http::router(state.clone()), verifier);
-        let router = trainyard_platform::http::app(api, ops, timeout);
-        let listener = TcpListener::bind(state.config.common.http.addr).await?;
-        let port = listener.local_addr()?.port();
-        Ok(Self {
-            listener,
-            router,
-            shutdown,
+        let (api, openapi) = crate::http::api().split_for_parts();
+        let api = trainyard_auth::protect(api.with_state(state), verifier);
+        Ok(Parts {
+            api,
+            openapi,
+            ops,
             tasks,
-            port,
+            shutdown,
         })
     }
 
     pub fn port(&self) -> u16 {
-        self.port
+        self.server.port()
     }
 
     /// The whole HTTP application, for embedding into another server.
     pub fn router(&self) -> axum::Router {
-        self.router.clone()
+        self.server.router()
     }
 
     /// Cancelling it stops the server and the background tasks.
     pub fn shutdown_token(&self) -> CancellationToken {
-        self.shutdown.clone()
+        self.server.shutdown_token()
     }
 
     /// Serves until the shutdown token is cancelled, then waits for background tasks.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        tracing::info!(port = self.port, "template service serving");
-        let stop = self.shutdown.clone();
-        let served = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(async move { stop.cancelled().await })
-            .await;
-        self.shutdown.cancel();
-        for task in self.tasks {
-            let _ = task.await;
-        }
-        served
+        self.server.run_until_stopped().await
     }
 }

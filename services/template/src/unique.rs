@@ -1,7 +1,7 @@
 //! Reservation keys for the template service's uniqueness rules. A key's owner is the id of the
 //! holder, so a reservation doubles as a consistent lookup that never lags like a read model.
 
-use trainyard_core::{EventId, Metadata, ProjectId, Rejection, TenantId};
+use trainyard_core::{Aggregate, EventId, Metadata, ProjectId, Rejection, TenantId};
 use trainyard_platform::event_store::{EventStore, ReservationError, ReservationKey};
 use trainyard_platform::http::ApiError;
 
@@ -48,9 +48,36 @@ pub fn template_name(project: ProjectId, name: &str) -> ReservationKey {
 /// "reserve the name" and "create the thing", and may be taken over.
 const STALE_AFTER: chrono::Duration = chrono::Duration::seconds(60);
 
-/// Reserves `key` for `owner`. A key held by an owner that `is_live` says does not exist (never
-/// created after a crash, or deleted before its name was released) is taken over once it is
-/// older than a minute; a live holder answers 409 with `code` on `field`.
+/// What became of a reservation's holder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Holder {
+    Live,
+    /// Deleted, but a crash came before its name was released.
+    Gone,
+    /// Never created: a crash came between reserving and creating, or the create is in flight.
+    Never,
+}
+
+/// Classifies the holder `id` of a reservation by loading its aggregate.
+pub async fn holder<A: Aggregate>(
+    store: &EventStore,
+    id: &str,
+    is_live: fn(&A::State) -> bool,
+) -> Result<Holder, ApiError> {
+    let loaded = store.load::<A>(id).await?;
+    Ok(if loaded.is_new() {
+        Holder::Never
+    } else if is_live(&loaded.state) {
+        Holder::Live
+    } else {
+        Holder::Gone
+    })
+}
+
+/// Reserves `key` for `owner`. A key whose holder was deleted is taken over at once; one whose
+/// holder never came to life is taken over once the reservation is older than a minute (a
+/// create may still be in flight before that); a live holder answers 409 with `code` on
+/// `field`.
 pub async fn claim<F, Fut>(
     store: &EventStore,
     meta: &Metadata,
@@ -61,7 +88,7 @@ pub async fn claim<F, Fut>(
 ) -> Result<(), ApiError>
 where
     F: Fn(String) -> Fut,
-    Fut: std::future::Future<Output = Result<bool, ApiError>>,
+    Fut: std::future::Future<Output = Result<Holder, ApiError>>,
 {
     let (code, field, message) = taken;
     match store.reserve(meta, EventId::new(), key, owner).await {
@@ -72,9 +99,11 @@ where
     let held = store.reservation(key).await?;
     let stale = match &held {
         None => true,
-        Some(held) => {
-            meta.occurred_at - held.at > STALE_AFTER && !is_live(held.owner.clone()).await?
-        }
+        Some(held) => match is_live(held.owner.clone()).await? {
+            Holder::Live => false,
+            Holder::Gone => true,
+            Holder::Never => meta.occurred_at - held.at > STALE_AFTER,
+        },
     };
     if !stale {
         return Err(ApiError::Conflict(

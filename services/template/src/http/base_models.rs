@@ -289,13 +289,8 @@ const NAME_TAKEN: (&str, &str, &str) = (
     "a base model with this name already exists",
 );
 
-async fn holder_is_live(state: &AppState, holder: String) -> Result<bool, ApiError> {
-    Ok(state
-        .store
-        .load::<BaseModel>(&holder)
-        .await?
-        .state
-        .is_live())
+async fn holder_is_live(state: &AppState, holder: String) -> Result<unique::Holder, ApiError> {
+    unique::holder::<BaseModel>(&state.store, &holder, BaseModelState::is_live).await
 }
 
 fn gone() -> ApiError {

@@ -265,8 +265,8 @@ const NAME_TAKEN: (&str, &str, &str) = (
     "a dataset with this name already exists in the project",
 );
 
-async fn holder_is_live(state: &AppState, holder: String) -> Result<bool, ApiError> {
-    Ok(state.store.load::<Dataset>(&holder).await?.state.is_live())
+async fn holder_is_live(state: &AppState, holder: String) -> Result<unique::Holder, ApiError> {
+    unique::holder::<Dataset>(&state.store, &holder, DatasetState::is_live).await
 }
 
 #[utoipa::path(post, path = "/api/v1/datasets", tag = "datasets", security(("bearer" = [])), request_body = NewDataset,

@@ -8,8 +8,6 @@ pub mod model_types;
 pub mod projects;
 pub mod templates;
 
-use axum::routing::get;
-use axum::Router;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::OpenApi as OpenApiDoc;
 use utoipa::{Modify, OpenApi};
@@ -58,19 +56,4 @@ pub fn api() -> OpenApiRouter<AppState> {
 /// The OpenAPI document (also what the snapshot test compares).
 pub fn openapi() -> OpenApiDoc {
     api().split_for_parts().1
-}
-
-/// The API router, with `/api/v1/openapi.json`.
-pub fn router(state: AppState) -> Router {
-    let (router, doc) = api().split_for_parts();
-    let doc = std::sync::Arc::new(doc);
-    router
-        .route(
-            "/api/v1/openapi.json",
-            get(move || {
-                let doc = doc.clone();
-                async move { axum::Json(doc.as_ref().clone()) }
-            }),
-        )
-        .with_state(state)
 }

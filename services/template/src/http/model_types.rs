@@ -210,13 +210,8 @@ const NAME_TAKEN: (&str, &str, &str) = (
     "a model type with this name already exists",
 );
 
-async fn holder_is_live(state: &AppState, holder: String) -> Result<bool, ApiError> {
-    Ok(state
-        .store
-        .load::<ModelType>(&holder)
-        .await?
-        .state
-        .is_live())
+async fn holder_is_live(state: &AppState, holder: String) -> Result<unique::Holder, ApiError> {
+    unique::holder::<ModelType>(&state.store, &holder, ModelTypeState::is_live).await
 }
 
 fn gone() -> ApiError {

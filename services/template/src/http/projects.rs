@@ -174,8 +174,8 @@ const NAME_TAKEN: (&str, &str, &str) = (
     "a project with this name already exists in the tenant",
 );
 
-async fn holder_is_live(state: &AppState, holder: String) -> Result<bool, ApiError> {
-    Ok(state.store.load::<Project>(&holder).await?.state.is_live())
+async fn holder_is_live(state: &AppState, holder: String) -> Result<unique::Holder, ApiError> {
+    unique::holder::<Project>(&state.store, &holder, ProjectState::is_live).await
 }
 
 fn gone() -> ApiError {

@@ -11,7 +11,7 @@ pub(super) async fn apply(
     tx: &Transaction<'_>,
     id: Uuid,
     event: TemplateEvent,
-    at: At,
+    _at: At,
 ) -> Result<(), ApplyError> {
     use TemplateEvent as E;
     match event {
@@ -74,7 +74,7 @@ pub(super) async fn apply(
                 &[&id, &process_id.0, &v],
             )
             .await?;
-            pins(tx, id, at).await?;
+            pins(tx, id).await?;
         }
         E::TemplateUnpinned { process_id } => {
             tx.execute(
@@ -82,7 +82,7 @@ pub(super) async fn apply(
                 &[&id, &process_id.0],
             )
             .await?;
-            pins(tx, id, at).await?;
+            pins(tx, id).await?;
         }
     }
     Ok(())
@@ -111,10 +111,10 @@ async fn version_row(
     Ok(())
 }
 
-async fn pins(tx: &Transaction<'_>, id: Uuid, at: At) -> Result<(), ApplyError> {
+async fn pins(tx: &Transaction<'_>, id: Uuid) -> Result<(), ApplyError> {
     tx.execute(
-        "UPDATE templates SET processes = (SELECT count(*) FROM template_pins WHERE template_id = $1), updated_at = $2 WHERE id = $1",
-        &[&id, &at],
+        "UPDATE templates SET processes = (SELECT count(*) FROM template_pins WHERE template_id = $1) WHERE id = $1",
+        &[&id],
     )
     .await?;
     Ok(())

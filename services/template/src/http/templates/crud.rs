@@ -48,13 +48,8 @@ fn view(template: &TemplateState) -> Result<Json<TemplateView>, ApiError> {
         .ok_or_else(|| ApiError::not_found("not_found", "no such training template"))
 }
 
-async fn holder_is_live(state: &AppState, holder: String) -> Result<bool, ApiError> {
-    Ok(state
-        .store
-        .load::<TrainingTemplate>(&holder)
-        .await?
-        .state
-        .is_live())
+async fn holder_is_live(state: &AppState, holder: String) -> Result<unique::Holder, ApiError> {
+    unique::holder::<TrainingTemplate>(&state.store, &holder, TemplateState::is_live).await
 }
 
 /// The spec a request asks for; a dataset without a version pins its newest ready version.
