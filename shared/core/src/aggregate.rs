@@ -23,7 +23,7 @@ pub trait DomainEvent:
 pub trait Aggregate {
     const SERVICE: &'static str;
     const NAME: &'static str;
-    type State: Default + Clone + std::fmt::Debug + Send + Sync;
+    type State: Default + Clone + std::fmt::Debug + Send + Sync + 'static;
     type Command;
     type Event: DomainEvent;
 

@@ -90,6 +90,47 @@ async fn loads_an_aggregate_with_thousands_of_events() {
 }
 
 #[tokio::test]
+async fn a_repeated_load_sees_what_any_writer_appended_since() {
+    let server = trainyard_testkit::nats();
+    let (reader, writer) = (
+        store_on(&server.url(), "T").await,
+        store_on(&server.url(), "T").await,
+    );
+    let first = writer
+        .append(
+            "test.counter",
+            "c",
+            ExpectedVersion::NEW,
+            &added_many("c", vec![1, 2]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        reader.load::<Counter>("c").await.unwrap().state.values,
+        [1, 2]
+    );
+    // Another process (its own store, so its own cache) appends; the reader's next load,
+    // which starts from its cached fold, must still see everything, in order.
+    let second = writer
+        .append(
+            "test.counter",
+            "c",
+            ExpectedVersion::Sequence(first.last_sequence),
+            &added_many("c", vec![3]),
+        )
+        .await
+        .unwrap();
+    let again = reader.load::<Counter>("c").await.unwrap();
+    assert_eq!(again.state.values, [1, 2, 3]);
+    assert_eq!(
+        (again.events, again.last_sequence),
+        (3, second.last_sequence)
+    );
+    let unchanged = reader.load::<Counter>("c").await.unwrap();
+    assert_eq!((unchanged.state.values.len(), unchanged.events), (3, 3));
+}
+
+#[tokio::test]
 async fn a_stale_expectation_is_a_typed_conflict_and_stores_nothing() {
     let server = trainyard_testkit::nats();
     let store = store_on(&server.url(), "T").await;

@@ -6,6 +6,7 @@ pub mod datasets;
 mod load;
 pub mod model_types;
 pub mod projects;
+pub mod sql;
 pub mod templates;
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};

@@ -81,6 +81,7 @@ CREATE TABLE templates (
 );
 CREATE INDEX templates_by_project ON templates (tenant_id, project_id, lower(name), id);
 CREATE INDEX templates_by_tenant ON templates (tenant_id, lower(name), id);
+CREATE INDEX templates_by_project_only ON templates (project_id, lower(name), id);
 
 CREATE TABLE template_versions (
     template_id uuid NOT NULL,

@@ -117,3 +117,27 @@ async fn another_tenants_project_looks_like_one_that_does_not_exist() {
     let (status, body) = app.call("GET", "/api/v1/projects", &nobody, None).await;
     assert_eq!((status, body["code"].as_str()), (403, Some("forbidden")));
 }
+
+#[tokio::test]
+async fn a_malformed_id_in_the_path_is_a_problem_naming_the_path() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .get(app.url("/api/v1/projects/not-a-uuid"))
+        .bearer_auth(&app.admin_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(
+        (body["code"].as_str(), body["field"].as_str()),
+        (Some("invalid_path"), Some("path")),
+        "{body}"
+    );
+    assert_eq!(body["instance"], "/api/v1/projects/not-a-uuid");
+}

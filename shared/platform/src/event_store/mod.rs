@@ -4,6 +4,7 @@
 //! that span aggregates.
 
 mod append;
+mod cache;
 pub mod codec;
 mod error;
 mod execute;
@@ -54,6 +55,7 @@ pub struct EventStore {
     stream: String,
     root: String,
     direct_get_subject: String,
+    states: std::sync::Arc<cache::StateCache>,
 }
 
 impl EventStore {
@@ -67,6 +69,7 @@ impl EventStore {
             js,
             stream: names.events.clone(),
             root: names.events_root.clone(),
+            states: Default::default(),
         }
     }
 
@@ -94,14 +97,19 @@ impl EventStore {
     }
 
     /// Folds every event of aggregate `id` into its state; an aggregate without events loads as
-    /// `AggregateState::empty`.
+    /// `AggregateState::empty`. Folds are cached, so a load reads only the events appended since
+    /// the previous load of the same aggregate.
     #[tracing::instrument(name = "event_store.load", skip(self), fields(aggregate = %A::aggregate_type(), events))]
     pub async fn load<A: Aggregate>(&self, id: &str) -> Result<AggregateState<A>, ReadError> {
         let subject = self
             .subject(&A::aggregate_type(), id)
             .map_err(ReadError::Invalid)?;
-        let mut state = AggregateState::<A>::empty(id);
-        for stored in self.read_subject(&subject).await? {
+        let mut state = self.states.get::<A>(&subject, id);
+        let cached = state.events;
+        for stored in self
+            .read_subject_from(&subject, state.last_sequence + 1)
+            .await?
+        {
             let event: A::Event = stored.envelope.decode().map_err(|e| ReadError::Decode {
                 sequence: stored.sequence,
                 subject: stored.subject.clone(),
@@ -110,6 +118,9 @@ impl EventStore {
             state.apply(&event, stored.sequence);
         }
         tracing::Span::current().record("events", state.events);
+        if state.events > cached {
+            self.states.put(&subject, &state);
+        }
         Ok(state)
     }
 

@@ -103,8 +103,44 @@ async fn problem_instance(request: Request, next: Next) -> Response {
             }
             rebuilt
         }
+        None if is_plain_client_error(&response) => plain_to_problem(response, path).await,
         _ => response,
     }
+}
+
+/// Framework rejections (a path segment that is not a UUID, a bad query string, a wrong
+/// method) come as plain text; clients get problem+json like every other error.
+fn is_plain_client_error(response: &Response) -> bool {
+    let plain = response
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/plain"));
+    plain && response.status().is_client_error()
+}
+
+async fn plain_to_problem(response: Response, path: String) -> Response {
+    let status = response.status();
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
+    let detail = String::from_utf8_lossy(&text).trim().to_owned();
+    let (code, field) = if detail.starts_with("Invalid URL") || detail.contains("path argument") {
+        ("invalid_path", Some("path"))
+    } else if detail.contains("query string") {
+        ("invalid_query", Some("query"))
+    } else {
+        ("invalid_request", None)
+    };
+    let mut problem = ProblemDetails::new(status, code, detail);
+    problem.field = field.map(str::to_owned);
+    problem.instance = Some(path);
+    let mut rebuilt = problem.into_response();
+    for (name, value) in &parts.headers {
+        if name != http::header::CONTENT_LENGTH && !rebuilt.headers().contains_key(name) {
+            rebuilt.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    rebuilt
 }
 
 fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {

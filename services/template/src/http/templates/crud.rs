@@ -14,6 +14,7 @@ use crate::domain::template::{
     DatasetRef, TemplateCommand, TemplateSpec, TemplateState, TrainingTemplate,
 };
 use crate::http::projects::{load_project, prefix_pattern};
+use crate::http::sql::Filters;
 use crate::http::{load_live, now, now_meta, precheck, Page, PageQuery};
 use crate::state::AppState;
 use crate::unique;
@@ -128,27 +129,40 @@ pub async fn list_templates(
 ) -> Result<Json<Page<TemplateView>>, ApiError> {
     auth.require(Entity::TrainingTemplates, Right::View)?;
     let tenant = auth.scope().filter(filter.tenant_id).map(|t| t.0);
+    let (project, model_type) = (
+        filter.project_id.map(|p| p.0),
+        filter.model_type_id.map(|m| m.0),
+    );
+    let (base_model, dataset) = (
+        filter.base_model_id.map(|b| b.0),
+        filter.dataset_id.map(|d| d.0),
+    );
+    let name = prefix_pattern(filter.name.as_deref());
+    let (limit, offset) = (page.fetch(), page.offset());
+    let mut filters = Filters::default();
+    filters
+        .when("tenant_id = ?", &tenant)
+        .when("project_id = ?", &project)
+        .when("lower(name) LIKE ?", &name)
+        .when("model_type_id = ?", &model_type)
+        .when("base_model_id = ?", &base_model)
+        .when("dataset_id = ?", &dataset);
+    let (sql, params) = filters.page_query(
+        "id, tenant_id, project_id, name, version, model_type_id, base_model_id, description,
+         augmentation, parameters, dataset_id, dataset_version, processes, created_at, updated_at",
+        "template.templates",
+        "lower(name), id",
+        &limit,
+        &offset,
+    );
     let client = state.pool.get().await.map_err(ApiError::unavailable)?;
+    // Cached per connection: a page costs one round trip, not a prepare and an execute.
+    let statement = client
+        .prepare_cached(&sql)
+        .await
+        .map_err(ApiError::unavailable)?;
     let rows = client
-        .query(
-            "SELECT id, tenant_id, project_id, name, version, model_type_id, base_model_id, description,
-                    augmentation, parameters, dataset_id, dataset_version, processes, created_at, updated_at
-             FROM template.templates
-             WHERE ($1::uuid IS NULL OR tenant_id = $1) AND ($2::uuid IS NULL OR project_id = $2)
-               AND ($3::text IS NULL OR lower(name) LIKE $3) AND ($4::uuid IS NULL OR model_type_id = $4)
-               AND ($5::uuid IS NULL OR base_model_id = $5) AND ($6::uuid IS NULL OR dataset_id = $6)
-             ORDER BY lower(name), id LIMIT $7 OFFSET $8",
-            &[
-                &tenant,
-                &filter.project_id.map(|p| p.0),
-                &prefix_pattern(filter.name.as_deref()),
-                &filter.model_type_id.map(|m| m.0),
-                &filter.base_model_id.map(|b| b.0),
-                &filter.dataset_id.map(|d| d.0),
-                &page.fetch(),
-                &page.offset(),
-            ],
-        )
+        .query(&statement, &params)
         .await
         .map_err(ApiError::unavailable)?;
     let items = rows.iter().map(row_view).collect::<Result<Vec<_>, _>>()?;
