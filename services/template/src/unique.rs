@@ -136,3 +136,55 @@ pub async fn free(
         Err(other) => Err(ApiError::unavailable(other)),
     }
 }
+
+/// Who changes names, for [`named`].
+#[derive(Debug, Clone, Copy)]
+pub struct Naming<'a> {
+    pub store: &'a EventStore,
+    pub meta: &'a Metadata,
+    /// The id of the thing named.
+    pub owner: &'a str,
+    /// Code, field and message of the 409 when the name is taken.
+    pub taken: (&'a str, &'a str, &'a str),
+}
+
+/// Stores a thing under the name `to` that had the name `from` (`None` on creation): reserves
+/// `to` unless it is the same key, runs `write`, then frees `from`; if `write` fails, frees `to`
+/// instead, so a refused request keeps no name.
+pub async fn named<T, L, LF, W>(
+    naming: Naming<'_>,
+    from: Option<ReservationKey>,
+    to: ReservationKey,
+    is_live: L,
+    write: W,
+) -> Result<T, ApiError>
+where
+    L: Fn(String) -> LF,
+    LF: std::future::Future<Output = Result<Holder, ApiError>>,
+    W: std::future::Future<Output = Result<T, ApiError>>,
+{
+    let Naming {
+        store,
+        meta,
+        owner,
+        taken,
+    } = naming;
+    let changed = from.as_ref() != Some(&to);
+    if changed {
+        claim(store, meta, &to, owner, taken, is_live).await?;
+    }
+    match write.await {
+        Ok(value) => {
+            if let Some(from) = from.filter(|_| changed) {
+                free(store, meta, &from, owner).await?;
+            }
+            Ok(value)
+        }
+        Err(error) => {
+            if changed {
+                free(store, meta, &to, owner).await?;
+            }
+            Err(error)
+        }
+    }
+}

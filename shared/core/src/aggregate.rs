@@ -41,12 +41,24 @@ pub trait Aggregate {
 
 /// An aggregate's state as loaded from the log, with the stream sequence of its last event
 /// (0 when it has none), which becomes the expected sequence of the next append.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct AggregateState<A: Aggregate> {
     pub id: String,
     pub state: A::State,
     pub last_sequence: u64,
     pub events: u64,
+}
+
+// By hand: a derive would demand `A: Clone`, but only the state is cloned.
+impl<A: Aggregate> Clone for AggregateState<A> {
+    fn clone(&self) -> Self {
+        Self {
+            id: self.id.clone(),
+            state: self.state.clone(),
+            last_sequence: self.last_sequence,
+            events: self.events,
+        }
+    }
 }
 
 impl<A: Aggregate> AggregateState<A> {

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 use trainyard_auth::Auth;
 use trainyard_core::training::Architecture;
-use trainyard_core::{BaseModelId, EventId, Rejection};
+use trainyard_core::{BaseModelId, EventId, Metadata, Rejection};
 use trainyard_platform::http::{ApiError, Json, ProblemDetails};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -266,18 +266,22 @@ pub async fn create_base_model(
     let meta = now_meta(&auth, INSTALLATION);
     let key = unique::base_model_name(&request.name);
     let owner = id.to_string();
-    unique::claim(&state.store, &meta, &key, &owner, NAME_TAKEN, |holder| {
-        holder_is_live(&state, holder)
-    })
+    let write = async {
+        let ids = [EventId::new()];
+        state
+            .store
+            .execute::<BaseModel>(&owner, &meta, command, &ids)
+            .await?;
+        Ok(())
+    };
+    unique::named(
+        naming(&state, &meta, &owner),
+        None,
+        key,
+        |h| holder_is_live(&state, h),
+        write,
+    )
     .await?;
-    if let Err(error) = state
-        .store
-        .execute::<BaseModel>(&owner, &meta, command, &[EventId::new()])
-        .await
-    {
-        unique::free(&state.store, &meta, &key, &owner).await?;
-        return Err(error.into());
-    }
     let base_model = load_base_model(&state, &auth, id).await?;
     let view = BaseModelView::from_state(&base_model).ok_or_else(gone)?;
     Ok((StatusCode::CREATED, Json(view)))
@@ -288,6 +292,15 @@ const NAME_TAKEN: (&str, &str, &str) = (
     "name",
     "a base model with this name already exists",
 );
+
+fn naming<'a>(state: &'a AppState, meta: &'a Metadata, owner: &'a str) -> unique::Naming<'a> {
+    unique::Naming {
+        store: &state.store,
+        meta,
+        owner,
+        taken: NAME_TAKEN,
+    }
+}
 
 async fn holder_is_live(state: &AppState, holder: String) -> Result<unique::Holder, ApiError> {
     unique::holder::<BaseModel>(&state.store, &holder, BaseModelState::is_live).await

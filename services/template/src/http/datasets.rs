@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 use trainyard_auth::{Auth, Entity, Right};
-use trainyard_core::{DatasetId, EventId, ProjectId, Rejection, TenantId};
+use trainyard_core::{DatasetId, EventId, Metadata, ProjectId, Rejection, TenantId};
 use trainyard_platform::http::{ApiError, Json, ProblemDetails, RequestDeadline};
 use trainyard_platform::object_store::ObjectStoreError;
 use utoipa::{IntoParams, ToSchema};
@@ -265,6 +265,15 @@ const NAME_TAKEN: (&str, &str, &str) = (
     "a dataset with this name already exists in the project",
 );
 
+fn naming<'a>(state: &'a AppState, meta: &'a Metadata, owner: &'a str) -> unique::Naming<'a> {
+    unique::Naming {
+        store: &state.store,
+        meta,
+        owner,
+        taken: NAME_TAKEN,
+    }
+}
+
 async fn holder_is_live(state: &AppState, holder: String) -> Result<unique::Holder, ApiError> {
     unique::holder::<Dataset>(&state.store, &holder, DatasetState::is_live).await
 }
@@ -300,18 +309,22 @@ pub async fn create_dataset(
     let meta = now_meta(&auth, tenant);
     let key = unique::dataset_name(request.project_id, &request.name);
     let owner = id.to_string();
-    unique::claim(&state.store, &meta, &key, &owner, NAME_TAKEN, |holder| {
-        holder_is_live(&state, holder)
-    })
+    let write = async {
+        let ids = [EventId::new()];
+        state
+            .store
+            .execute::<Dataset>(&owner, &meta, command, &ids)
+            .await?;
+        Ok(())
+    };
+    unique::named(
+        naming(&state, &meta, &owner),
+        None,
+        key,
+        |h| holder_is_live(&state, h),
+        write,
+    )
     .await?;
-    if let Err(error) = state
-        .store
-        .execute::<Dataset>(&owner, &meta, command, &[EventId::new()])
-        .await
-    {
-        unique::free(&state.store, &meta, &key, &owner).await?;
-        return Err(error.into());
-    }
     let dataset = load_dataset(&state, &auth, id).await?;
     let view = DatasetView::from_state(&dataset).ok_or_else(gone)?;
     Ok((StatusCode::CREATED, Json(view)))
@@ -347,33 +360,26 @@ pub async fn update_dataset(
     precheck::<Dataset>(&dataset, &command)?;
     let meta = now_meta(&auth, dataset.tenant_id);
     let owner = id.to_string();
-    let renamed = dataset.name.to_lowercase() != request.name.to_lowercase();
-    let new_key = unique::dataset_name(project, &request.name);
-    if renamed {
-        unique::claim(
-            &state.store,
-            &meta,
-            &new_key,
-            &owner,
-            NAME_TAKEN,
-            |holder| holder_is_live(&state, holder),
-        )
-        .await?;
-    }
-    if let Err(error) = state
-        .store
-        .execute::<Dataset>(&owner, &meta, command, &[EventId::new()])
-        .await
-    {
-        if renamed {
-            unique::free(&state.store, &meta, &new_key, &owner).await?;
-        }
-        return Err(error.into());
-    }
-    if renamed {
-        let old_key = unique::dataset_name(project, &dataset.name);
-        unique::free(&state.store, &meta, &old_key, &owner).await?;
-    }
+    let write = async {
+        let ids = [EventId::new()];
+        state
+            .store
+            .execute::<Dataset>(&owner, &meta, command, &ids)
+            .await?;
+        Ok(())
+    };
+    let (from, to) = (
+        unique::dataset_name(project, &dataset.name),
+        unique::dataset_name(project, &request.name),
+    );
+    unique::named(
+        naming(&state, &meta, &owner),
+        Some(from),
+        to,
+        |h| holder_is_live(&state, h),
+        write,
+    )
+    .await?;
     let dataset = load_dataset(&state, &auth, id).await?;
     DatasetView::from_state(&dataset).map(Json).ok_or_else(gone)
 }

@@ -6,7 +6,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use trainyard_auth::Auth;
-use trainyard_core::{EventId, ModelTypeId, Rejection};
+use trainyard_core::{EventId, Metadata, ModelTypeId, Rejection};
 use trainyard_platform::http::{ApiError, Json, ProblemDetails};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -187,18 +187,22 @@ pub async fn create_model_type(
     let meta = now_meta(&auth, INSTALLATION);
     let key = unique::model_type_name(&request.name);
     let owner = id.to_string();
-    unique::claim(&state.store, &meta, &key, &owner, NAME_TAKEN, |holder| {
-        holder_is_live(&state, holder)
-    })
+    let write = async {
+        let ids = [EventId::new()];
+        state
+            .store
+            .execute::<ModelType>(&owner, &meta, command, &ids)
+            .await?;
+        Ok(())
+    };
+    unique::named(
+        naming(&state, &meta, &owner),
+        None,
+        key,
+        |h| holder_is_live(&state, h),
+        write,
+    )
     .await?;
-    if let Err(error) = state
-        .store
-        .execute::<ModelType>(&owner, &meta, command, &[EventId::new()])
-        .await
-    {
-        unique::free(&state.store, &meta, &key, &owner).await?;
-        return Err(error.into());
-    }
     let model_type = load_model_type(&state, &auth, id).await?;
     let view = ModelTypeView::from_state(&model_type).ok_or_else(gone)?;
     Ok((StatusCode::CREATED, Json(view)))
@@ -209,6 +213,15 @@ const NAME_TAKEN: (&str, &str, &str) = (
     "name",
     "a model type with this name already exists",
 );
+
+fn naming<'a>(state: &'a AppState, meta: &'a Metadata, owner: &'a str) -> unique::Naming<'a> {
+    unique::Naming {
+        store: &state.store,
+        meta,
+        owner,
+        taken: NAME_TAKEN,
+    }
+}
 
 async fn holder_is_live(state: &AppState, holder: String) -> Result<unique::Holder, ApiError> {
     unique::holder::<ModelType>(&state.store, &holder, ModelTypeState::is_live).await

@@ -5,7 +5,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use trainyard_auth::{Auth, Entity, Right};
-use trainyard_core::{EventId, ProjectId, Rejection, TenantId};
+use trainyard_core::{EventId, Metadata, ProjectId, Rejection, TenantId};
 use trainyard_platform::http::{ApiError, Json, ProblemDetails};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -151,18 +151,22 @@ pub async fn create_project(
     let meta = now_meta(&auth, tenant);
     let key = unique::project_name(tenant, &request.name);
     let owner = id.to_string();
-    unique::claim(&state.store, &meta, &key, &owner, NAME_TAKEN, |holder| {
-        holder_is_live(&state, holder)
-    })
+    let write = async {
+        let ids = [EventId::new()];
+        state
+            .store
+            .execute::<Project>(&owner, &meta, command, &ids)
+            .await?;
+        Ok(())
+    };
+    unique::named(
+        naming(&state, &meta, &owner),
+        None,
+        key,
+        |h| holder_is_live(&state, h),
+        write,
+    )
     .await?;
-    if let Err(error) = state
-        .store
-        .execute::<Project>(&owner, &meta, command, &[EventId::new()])
-        .await
-    {
-        unique::free(&state.store, &meta, &key, &owner).await?;
-        return Err(error.into());
-    }
     let project = load_project(&state, &auth, id).await?;
     let view = ProjectView::from_state(&project).ok_or_else(gone)?;
     Ok((StatusCode::CREATED, Json(view)))
@@ -173,6 +177,15 @@ const NAME_TAKEN: (&str, &str, &str) = (
     "name",
     "a project with this name already exists in the tenant",
 );
+
+fn naming<'a>(state: &'a AppState, meta: &'a Metadata, owner: &'a str) -> unique::Naming<'a> {
+    unique::Naming {
+        store: &state.store,
+        meta,
+        owner,
+        taken: NAME_TAKEN,
+    }
+}
 
 async fn holder_is_live(state: &AppState, holder: String) -> Result<unique::Holder, ApiError> {
     unique::holder::<Project>(&state.store, &holder, ProjectState::is_live).await
@@ -211,33 +224,26 @@ pub async fn update_project(
     precheck::<Project>(&project, &command)?;
     let meta = now_meta(&auth, project.tenant_id);
     let owner = id.to_string();
-    let renamed = project.name.to_lowercase() != request.name.to_lowercase();
-    let new_key = unique::project_name(project.tenant_id, &request.name);
-    if renamed {
-        unique::claim(
-            &state.store,
-            &meta,
-            &new_key,
-            &owner,
-            NAME_TAKEN,
-            |holder| holder_is_live(&state, holder),
-        )
-        .await?;
-    }
-    if let Err(error) = state
-        .store
-        .execute::<Project>(&owner, &meta, command, &[EventId::new()])
-        .await
-    {
-        if renamed {
-            unique::free(&state.store, &meta, &new_key, &owner).await?;
-        }
-        return Err(error.into());
-    }
-    if renamed {
-        let old_key = unique::project_name(project.tenant_id, &project.name);
-        unique::free(&state.store, &meta, &old_key, &owner).await?;
-    }
+    let write = async {
+        let ids = [EventId::new()];
+        state
+            .store
+            .execute::<Project>(&owner, &meta, command, &ids)
+            .await?;
+        Ok(())
+    };
+    let (from, to) = (
+        unique::project_name(project.tenant_id, &project.name),
+        unique::project_name(project.tenant_id, &request.name),
+    );
+    unique::named(
+        naming(&state, &meta, &owner),
+        Some(from),
+        to,
+        |h| holder_is_live(&state, h),
+        write,
+    )
+    .await?;
     let project = load_project(&state, &auth, id).await?;
     ProjectView::from_state(&project).map(Json).ok_or_else(gone)
 }

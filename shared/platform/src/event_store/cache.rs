@@ -6,7 +6,7 @@
 
 use std::any::Any;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use trainyard_core::{Aggregate, AggregateState};
 
@@ -14,7 +14,7 @@ use trainyard_core::{Aggregate, AggregateState};
 const CAPACITY: usize = 4096;
 
 struct Entry {
-    state: Arc<dyn Any + Send + Sync>,
+    state: Box<dyn Any + Send + Sync>,
     last_sequence: u64,
     events: u64,
 }
@@ -49,12 +49,29 @@ impl StateCache {
         cached.unwrap_or_else(|| AggregateState::empty(id))
     }
 
-    pub(crate) fn put<A: Aggregate>(&self, subject: &str, loaded: &AggregateState<A>) {
+    /// Moves the cached fold out (commands fold further and put it back: no copy of a large
+    /// state per command).
+    pub(crate) fn take<A: Aggregate>(&self, subject: &str, id: &str) -> AggregateState<A> {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let taken = entries.remove(subject).and_then(|entry| {
+            let state = *entry.state.downcast::<A::State>().ok()?;
+            Some(AggregateState {
+                id: id.to_owned(),
+                state,
+                last_sequence: entry.last_sequence,
+                events: entry.events,
+            })
+        });
+        taken.unwrap_or_else(|| AggregateState::empty(id))
+    }
+
+    /// Keeps `loaded` unless a fold at least as recent is already kept.
+    pub(crate) fn put<A: Aggregate>(&self, subject: &str, loaded: AggregateState<A>) {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         let newer = entries
             .get(subject)
             .is_none_or(|e| e.last_sequence < loaded.last_sequence);
-        if !newer {
+        if !newer || loaded.events == 0 {
             return;
         }
         if entries.len() >= CAPACITY && !entries.contains_key(subject) {
@@ -63,7 +80,7 @@ impl StateCache {
         entries.insert(
             subject.to_owned(),
             Entry {
-                state: Arc::new(loaded.state.clone()),
+                state: Box::new(loaded.state),
                 last_sequence: loaded.last_sequence,
                 events: loaded.events,
             },

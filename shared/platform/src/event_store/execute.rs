@@ -1,6 +1,11 @@
 //! Command execution: load, decide, append with the loaded sequence as the expectation. A lost
 //! race is retried by reloading and deciding again, because the command may now produce other
 //! events or be refused; after a few lost races the conflict goes back to the caller.
+//!
+//! Commands on one aggregate from the same process take turns: without that, many requests on
+//! a busy aggregate (every template creation records itself on its model type) would mostly
+//! lose races to each other and retry, and past saturation retries would crowd out progress.
+//! Writers in other processes are still kept apart by the expected sequence.
 
 use trainyard_core::{Aggregate, EventEnvelope, EventId, Metadata, StoredEvent};
 
@@ -27,38 +32,55 @@ impl EventStore {
         A: Aggregate,
         A::Command: Clone,
     {
+        let subject = self.subject_unchecked::<A>(id);
+        let _turn = self.turn(&subject).lock().await;
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let loaded = self.load::<A>(id).await?;
-            let events =
-                A::handle(&loaded.state, command.clone()).map_err(ExecuteError::Rejected)?;
+            let mut loaded = self.load_owned::<A>(&subject, id).await?;
+            let events = match A::handle(&loaded.state, command.clone()) {
+                Ok(events) => events,
+                Err(rejection) => {
+                    self.states.put(&subject, loaded);
+                    return Err(ExecuteError::Rejected(rejection));
+                }
+            };
             if events.is_empty() {
+                self.states.put(&subject, loaded);
                 return Ok(Vec::new());
             }
             let envelopes = wrap::<A>(meta, id, &events, new_event_ids)?;
             let expected = ExpectedVersion::Sequence(loaded.last_sequence);
-            match self
+            let appended = self
                 .append(&A::aggregate_type(), id, expected, &envelopes)
-                .await
-            {
-                Ok(appended) => {
-                    return Ok(stored(
-                        &self.subject_unchecked::<A>(id),
-                        appended.first_sequence,
-                        envelopes,
-                    ))
+                .await;
+            match appended {
+                Ok(appended) if !appended.duplicate => {
+                    // Fold what was just written instead of reading it back.
+                    for (event, sequence) in events.iter().zip(appended.first_sequence..) {
+                        loaded.apply(event, sequence);
+                    }
+                    self.states.put(&subject, loaded);
+                    return Ok(stored(&subject, appended.first_sequence, envelopes));
                 }
+                Ok(appended) => return Ok(stored(&subject, appended.first_sequence, envelopes)),
                 Err(conflict @ AppendError::Conflict { .. }) if attempt >= EXECUTE_ATTEMPTS => {
+                    self.states.put(&subject, loaded);
                     return Err(ExecuteError::Conflict {
                         attempts: attempt,
                         last: conflict,
                     });
                 }
                 Err(AppendError::Conflict { .. }) => {
+                    // Still a correct fold up to its sequence: the reload reads only what the
+                    // winner wrote.
+                    self.states.put(&subject, loaded);
                     tracing::debug!(attempt, "lost a race; reloading");
                 }
-                Err(other) => return Err(ExecuteError::Append(other)),
+                Err(other) => {
+                    self.states.put(&subject, loaded);
+                    return Err(ExecuteError::Append(other));
+                }
             }
         }
     }

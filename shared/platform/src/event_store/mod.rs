@@ -22,6 +22,10 @@ pub use subscribe::EventStream;
 
 use crate::streams::StreamNames;
 
+/// Lock stripes for commands of this process; aggregates sharing a stripe merely wait for
+/// each other.
+const TURN_STRIPES: usize = 256;
+
 /// What the log must look like for an append to be accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExpectedVersion {
@@ -56,6 +60,8 @@ pub struct EventStore {
     root: String,
     direct_get_subject: String,
     states: std::sync::Arc<cache::StateCache>,
+    /// Commands on one aggregate from this process take turns (see `execute`).
+    turns: std::sync::Arc<Vec<tokio::sync::Mutex<()>>>,
 }
 
 impl EventStore {
@@ -70,6 +76,7 @@ impl EventStore {
             stream: names.events.clone(),
             root: names.events_root.clone(),
             states: Default::default(),
+            turns: std::sync::Arc::new((0..TURN_STRIPES).map(|_| Default::default()).collect()),
         }
     }
 
@@ -90,6 +97,14 @@ impl EventStore {
         Ok(format!("{}.{aggregate_type}.{aggregate_id}", self.root))
     }
 
+    /// The turn of `subject` among this process's commands.
+    pub(crate) fn turn(&self, subject: &str) -> &tokio::sync::Mutex<()> {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        subject.hash(&mut hasher);
+        &self.turns[(hasher.finish() as usize) % self.turns.len()]
+    }
+
     /// Subject pattern for `filter` relative to the events root (`>` for everything,
     /// `template.>` for one service).
     pub fn subject_pattern(&self, filter: &str) -> String {
@@ -104,10 +119,34 @@ impl EventStore {
         let subject = self
             .subject(&A::aggregate_type(), id)
             .map_err(ReadError::Invalid)?;
-        let mut state = self.states.get::<A>(&subject, id);
-        let cached = state.events;
+        let cached = self.states.get::<A>(&subject, id);
+        let before = cached.events;
+        let state = self.catch_up(&subject, cached).await?;
+        tracing::Span::current().record("events", state.events);
+        if state.events > before {
+            self.states.put(&subject, state.clone());
+        }
+        Ok(state)
+    }
+
+    /// Like `load`, but moves the cached fold out; the caller puts it back.
+    pub(crate) async fn load_owned<A: Aggregate>(
+        &self,
+        subject: &str,
+        id: &str,
+    ) -> Result<AggregateState<A>, ReadError> {
+        let taken = self.states.take::<A>(subject, id);
+        self.catch_up(subject, taken).await
+    }
+
+    /// Applies the events of `subject` after `state.last_sequence`.
+    async fn catch_up<A: Aggregate>(
+        &self,
+        subject: &str,
+        mut state: AggregateState<A>,
+    ) -> Result<AggregateState<A>, ReadError> {
         for stored in self
-            .read_subject_from(&subject, state.last_sequence + 1)
+            .read_subject_from(subject, state.last_sequence + 1)
             .await?
         {
             let event: A::Event = stored.envelope.decode().map_err(|e| ReadError::Decode {
@@ -116,10 +155,6 @@ impl EventStore {
                 reason: format!("payload is not a {} event: {e}", A::aggregate_type()),
             })?;
             state.apply(&event, stored.sequence);
-        }
-        tracing::Span::current().record("events", state.events);
-        if state.events > cached {
-            self.states.put(&subject, &state);
         }
         Ok(state)
     }

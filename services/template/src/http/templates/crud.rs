@@ -49,6 +49,15 @@ fn view(template: &TemplateState) -> Result<Json<TemplateView>, ApiError> {
         .ok_or_else(|| ApiError::not_found("not_found", "no such training template"))
 }
 
+fn naming<'a>(state: &'a AppState, meta: &'a Metadata, owner: &'a str) -> unique::Naming<'a> {
+    unique::Naming {
+        store: &state.store,
+        meta,
+        owner,
+        taken: NAME_TAKEN,
+    }
+}
+
 async fn holder_is_live(state: &AppState, holder: String) -> Result<unique::Holder, ApiError> {
     unique::holder::<TrainingTemplate>(&state.store, &holder, TemplateState::is_live).await
 }
@@ -244,12 +253,8 @@ pub async fn create_template(
     let meta = now_meta(&auth, project.tenant_id);
     let key = unique::template_name(project_id, &request.name);
     let owner = id.to_string();
-    unique::claim(&state.store, &meta, &key, &owner, NAME_TAKEN, |h| {
-        holder_is_live(&state, h)
-    })
-    .await?;
     let links = Link::of(&spec);
-    let stored = async {
+    let write = async {
         link_all(&state, &meta, id, &links, &Default::default()).await?;
         let created = state
             .store
@@ -260,12 +265,9 @@ pub async fn create_template(
             return Err(ApiError::from(error));
         }
         Ok(())
-    }
-    .await;
-    if let Err(error) = stored {
-        unique::free(&state.store, &meta, &key, &owner).await?;
-        return Err(error);
-    }
+    };
+    let naming = naming(&state, &meta, &owner);
+    unique::named(naming, None, key, |h| holder_is_live(&state, h), write).await?;
     let template = load_template(&state, &auth, id).await?;
     Ok((StatusCode::CREATED, view(&template)?))
 }
@@ -313,30 +315,14 @@ pub async fn update_template(
         .current()
         .map(|v| v.name.clone())
         .unwrap_or_default();
-    let renamed = current.to_lowercase() != request.name.to_lowercase();
-    let new_key = unique::template_name(project_id, &request.name);
+    let (from, to) = (
+        unique::template_name(project_id, &current),
+        unique::template_name(project_id, &request.name),
+    );
     let owner = id.to_string();
-    if renamed {
-        unique::claim(&state.store, &meta, &new_key, &owner, NAME_TAKEN, |h| {
-            holder_is_live(&state, h)
-        })
-        .await?;
-    }
-    if let Err(error) = edit(&state, &meta, &template, &spec, command).await {
-        if renamed {
-            unique::free(&state.store, &meta, &new_key, &owner).await?;
-        }
-        return Err(error);
-    }
-    if renamed {
-        unique::free(
-            &state.store,
-            &meta,
-            &unique::template_name(project_id, &current),
-            &owner,
-        )
-        .await?;
-    }
+    let write = edit(&state, &meta, &template, &spec, command);
+    let naming = naming(&state, &meta, &owner);
+    unique::named(naming, Some(from), to, |h| holder_is_live(&state, h), write).await?;
     view(&load_template(&state, &auth, id).await?)
 }
 
