@@ -188,3 +188,28 @@ where
         }
     }
 }
+
+/// [`named`] for the common case: the write is one command on the named aggregate `A` itself,
+/// whose live-ness decides whether a reservation it holds is stale.
+pub async fn execute_named<A>(
+    naming: Naming<'_>,
+    from: Option<ReservationKey>,
+    to: ReservationKey,
+    is_live: fn(&A::State) -> bool,
+    command: A::Command,
+) -> Result<(), ApiError>
+where
+    A: Aggregate,
+    A::Command: Clone,
+{
+    let store = naming.store;
+    let write = async {
+        let ids = [EventId::new()];
+        store
+            .execute::<A>(naming.owner, naming.meta, command, &ids)
+            .await?;
+        Ok(())
+    };
+    let holder_of = |id: String| async move { holder::<A>(store, &id, is_live).await };
+    named(naming, from, to, holder_of, write).await
+}

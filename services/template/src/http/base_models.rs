@@ -266,22 +266,8 @@ pub async fn create_base_model(
     let meta = now_meta(&auth, INSTALLATION);
     let key = unique::base_model_name(&request.name);
     let owner = id.to_string();
-    let write = async {
-        let ids = [EventId::new()];
-        state
-            .store
-            .execute::<BaseModel>(&owner, &meta, command, &ids)
-            .await?;
-        Ok(())
-    };
-    unique::named(
-        naming(&state, &meta, &owner),
-        None,
-        key,
-        |h| holder_is_live(&state, h),
-        write,
-    )
-    .await?;
+    let naming = naming(&state, &meta, &owner);
+    unique::execute_named::<BaseModel>(naming, None, key, BaseModelState::is_live, command).await?;
     let base_model = load_base_model(&state, &auth, id).await?;
     let view = BaseModelView::from_state(&base_model).ok_or_else(gone)?;
     Ok((StatusCode::CREATED, Json(view)))
@@ -300,10 +286,6 @@ fn naming<'a>(state: &'a AppState, meta: &'a Metadata, owner: &'a str) -> unique
         owner,
         taken: NAME_TAKEN,
     }
-}
-
-async fn holder_is_live(state: &AppState, holder: String) -> Result<unique::Holder, ApiError> {
-    unique::holder::<BaseModel>(&state.store, &holder, BaseModelState::is_live).await
 }
 
 fn gone() -> ApiError {

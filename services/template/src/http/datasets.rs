@@ -274,10 +274,6 @@ fn naming<'a>(state: &'a AppState, meta: &'a Metadata, owner: &'a str) -> unique
     }
 }
 
-async fn holder_is_live(state: &AppState, holder: String) -> Result<unique::Holder, ApiError> {
-    unique::holder::<Dataset>(&state.store, &holder, DatasetState::is_live).await
-}
-
 #[utoipa::path(post, path = "/api/v1/datasets", tag = "datasets", security(("bearer" = [])), request_body = NewDataset,
     responses((status = 201, body = DatasetView), (status = 403, body = ProblemDetails), (status = 409, body = ProblemDetails), (status = 422, body = ProblemDetails)))]
 pub async fn create_dataset(
@@ -309,22 +305,8 @@ pub async fn create_dataset(
     let meta = now_meta(&auth, tenant);
     let key = unique::dataset_name(request.project_id, &request.name);
     let owner = id.to_string();
-    let write = async {
-        let ids = [EventId::new()];
-        state
-            .store
-            .execute::<Dataset>(&owner, &meta, command, &ids)
-            .await?;
-        Ok(())
-    };
-    unique::named(
-        naming(&state, &meta, &owner),
-        None,
-        key,
-        |h| holder_is_live(&state, h),
-        write,
-    )
-    .await?;
+    let naming = naming(&state, &meta, &owner);
+    unique::execute_named::<Dataset>(naming, None, key, DatasetState::is_live, command).await?;
     let dataset = load_dataset(&state, &auth, id).await?;
     let view = DatasetView::from_state(&dataset).ok_or_else(gone)?;
     Ok((StatusCode::CREATED, Json(view)))
@@ -360,26 +342,13 @@ pub async fn update_dataset(
     precheck::<Dataset>(&dataset, &command)?;
     let meta = now_meta(&auth, dataset.tenant_id);
     let owner = id.to_string();
-    let write = async {
-        let ids = [EventId::new()];
-        state
-            .store
-            .execute::<Dataset>(&owner, &meta, command, &ids)
-            .await?;
-        Ok(())
-    };
     let (from, to) = (
         unique::dataset_name(project, &dataset.name),
         unique::dataset_name(project, &request.name),
     );
-    unique::named(
-        naming(&state, &meta, &owner),
-        Some(from),
-        to,
-        |h| holder_is_live(&state, h),
-        write,
-    )
-    .await?;
+    let naming = naming(&state, &meta, &owner);
+    unique::execute_named::<Dataset>(naming, Some(from), to, DatasetState::is_live, command)
+        .await?;
     let dataset = load_dataset(&state, &auth, id).await?;
     DatasetView::from_state(&dataset).map(Json).ok_or_else(gone)
 }

@@ -187,22 +187,8 @@ pub async fn create_model_type(
     let meta = now_meta(&auth, INSTALLATION);
     let key = unique::model_type_name(&request.name);
     let owner = id.to_string();
-    let write = async {
-        let ids = [EventId::new()];
-        state
-            .store
-            .execute::<ModelType>(&owner, &meta, command, &ids)
-            .await?;
-        Ok(())
-    };
-    unique::named(
-        naming(&state, &meta, &owner),
-        None,
-        key,
-        |h| holder_is_live(&state, h),
-        write,
-    )
-    .await?;
+    let naming = naming(&state, &meta, &owner);
+    unique::execute_named::<ModelType>(naming, None, key, ModelTypeState::is_live, command).await?;
     let model_type = load_model_type(&state, &auth, id).await?;
     let view = ModelTypeView::from_state(&model_type).ok_or_else(gone)?;
     Ok((StatusCode::CREATED, Json(view)))
@@ -221,10 +207,6 @@ fn naming<'a>(state: &'a AppState, meta: &'a Metadata, owner: &'a str) -> unique
         owner,
         taken: NAME_TAKEN,
     }
-}
-
-async fn holder_is_live(state: &AppState, holder: String) -> Result<unique::Holder, ApiError> {
-    unique::holder::<ModelType>(&state.store, &holder, ModelTypeState::is_live).await
 }
 
 fn gone() -> ApiError {

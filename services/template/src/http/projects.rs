@@ -151,22 +151,8 @@ pub async fn create_project(
     let meta = now_meta(&auth, tenant);
     let key = unique::project_name(tenant, &request.name);
     let owner = id.to_string();
-    let write = async {
-        let ids = [EventId::new()];
-        state
-            .store
-            .execute::<Project>(&owner, &meta, command, &ids)
-            .await?;
-        Ok(())
-    };
-    unique::named(
-        naming(&state, &meta, &owner),
-        None,
-        key,
-        |h| holder_is_live(&state, h),
-        write,
-    )
-    .await?;
+    let naming = naming(&state, &meta, &owner);
+    unique::execute_named::<Project>(naming, None, key, ProjectState::is_live, command).await?;
     let project = load_project(&state, &auth, id).await?;
     let view = ProjectView::from_state(&project).ok_or_else(gone)?;
     Ok((StatusCode::CREATED, Json(view)))
@@ -185,10 +171,6 @@ fn naming<'a>(state: &'a AppState, meta: &'a Metadata, owner: &'a str) -> unique
         owner,
         taken: NAME_TAKEN,
     }
-}
-
-async fn holder_is_live(state: &AppState, holder: String) -> Result<unique::Holder, ApiError> {
-    unique::holder::<Project>(&state.store, &holder, ProjectState::is_live).await
 }
 
 fn gone() -> ApiError {
@@ -224,26 +206,13 @@ pub async fn update_project(
     precheck::<Project>(&project, &command)?;
     let meta = now_meta(&auth, project.tenant_id);
     let owner = id.to_string();
-    let write = async {
-        let ids = [EventId::new()];
-        state
-            .store
-            .execute::<Project>(&owner, &meta, command, &ids)
-            .await?;
-        Ok(())
-    };
     let (from, to) = (
         unique::project_name(project.tenant_id, &project.name),
         unique::project_name(project.tenant_id, &request.name),
     );
-    unique::named(
-        naming(&state, &meta, &owner),
-        Some(from),
-        to,
-        |h| holder_is_live(&state, h),
-        write,
-    )
-    .await?;
+    let naming = naming(&state, &meta, &owner);
+    unique::execute_named::<Project>(naming, Some(from), to, ProjectState::is_live, command)
+        .await?;
     let project = load_project(&state, &auth, id).await?;
     ProjectView::from_state(&project).map(Json).ok_or_else(gone)
 }
