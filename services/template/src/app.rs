@@ -133,11 +133,6 @@ impl App {
         self.server.port()
     }
 
-    /// The whole HTTP application, for embedding into another server.
-    pub fn router(&self) -> axum::Router {
-        self.server.router()
-    }
-
     /// Cancelling it stops the server and the background tasks.
     pub fn shutdown_token(&self) -> CancellationToken {
         self.server.shutdown_token()

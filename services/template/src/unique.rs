@@ -78,7 +78,7 @@ pub async fn holder<A: Aggregate>(
 /// holder never came to life is taken over once the reservation is older than a minute (a
 /// create may still be in flight before that); a live holder answers 409 with `code` on
 /// `field`.
-pub async fn claim<F, Fut>(
+async fn claim<F, Fut>(
     store: &EventStore,
     meta: &Metadata,
     key: &ReservationKey,

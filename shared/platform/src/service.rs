@@ -102,10 +102,6 @@ impl Server {
         self.port
     }
 
-    pub fn router(&self) -> Router {
-        self.router.clone()
-    }
-
     /// Cancelling it stops the server and every service's background tasks.
     pub fn shutdown_token(&self) -> CancellationToken {
         self.shutdown.clone()

@@ -15,7 +15,6 @@ use std::time::Duration;
 
 use async_nats::jetstream::consumer::{pull, AckPolicy, DeliverPolicy, PullConsumer};
 use async_nats::jetstream::{AckKind, Context, Message};
-use chrono::Utc;
 use futures::StreamExt;
 use tokio::sync::Semaphore;
 use tokio::task::{JoinHandle, JoinSet};
@@ -189,7 +188,7 @@ async fn process(state: &AppState, message: &Message) -> Handled {
         actor: Actor::system(),
         correlation_id: envelope.correlation_id,
         causation_id: Some(envelope.event_id.as_uuid()),
-        occurred_at: Utc::now(),
+        occurred_at: crate::http::now(),
     };
     let span = tracing::info_span!("dataset.validate", %dataset, version, sequence);
     match validate_version(state, message, dataset, version, &upload, &meta)
@@ -436,7 +435,7 @@ mod tests {
 
     #[test]
     fn refusals_name_paths_inside_the_archive() {
-        let archive = PathBuf::from("/work/validate-x/archive.zip");
+        let archive = std::env::temp_dir().join("validate-x").join("archive.zip");
         let error = DatasetError::UnsafePath {
             path: PathBuf::from(format!("{}/../evil.png", archive.display())),
         };

@@ -560,7 +560,7 @@ pub async fn upload_version(
             size: received.size,
             file_name,
         },
-        at: Utc::now(),
+        at: crate::http::now(),
     };
     // A duplicate is refused before anything is stored (its object is the same one).
     let current = state.store.load::<Dataset>(&id.to_string()).await?.state;
