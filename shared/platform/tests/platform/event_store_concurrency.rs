@@ -3,11 +3,9 @@
 //! events, in round order, nothing lost or duplicated. Random writer counts, rounds, batch sizes
 //! and scheduling delays; one server serves every case.
 
-mod event_store_support;
-
 use std::sync::OnceLock;
 
-use event_store_support::*;
+use crate::event_store_support::*;
 use proptest::prelude::*;
 use trainyard_core::EventEnvelope;
 use trainyard_platform::event_store::{AppendError, EventStore, ExpectedVersion};

@@ -1,9 +1,7 @@
 //! Reading the log as a stream: `subscribe_from` starts exactly at the asked sequence, honours
 //! its filter and follows new appends; `replay_all` yields everything stored and ends.
 
-mod event_store_support;
-
-use event_store_support::*;
+use crate::event_store_support::*;
 use futures::StreamExt;
 use trainyard_platform::event_store::ExpectedVersion;
 

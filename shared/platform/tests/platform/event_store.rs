@@ -2,9 +2,7 @@
 //! expectations are enforced; retries de-duplicate; batches are atomic; commands retry lost
 //! races.
 
-mod event_store_support;
-
-use event_store_support::*;
+use crate::event_store_support::*;
 use trainyard_core::{Aggregate, EventId};
 use trainyard_platform::event_store::{AppendError, ExecuteError, ExpectedVersion};
 

@@ -2,16 +2,14 @@
 //! unreachable or a projection lags, ready once it caught up; metrics in the Prometheus text
 //! format; and a served app that stops on its shutdown signal.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::ledger::{publish, Ledger};
+use crate::common::{env, quick_options, WAIT};
 use axum::body::{to_bytes, Body};
 use axum::http::{Request, StatusCode};
 use axum::routing::get;
 use axum::Router;
-use common::ledger::{publish, Ledger};
-use common::{env, quick_options, WAIT};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tower::ServiceExt;

@@ -1,9 +1,7 @@
 //! Reservations hold under concurrency: of many parallel claimants of one key exactly one wins,
 //! and a released key can be taken by someone else.
 
-mod event_store_support;
-
-use event_store_support::*;
+use crate::event_store_support::*;
 use trainyard_core::EventId;
 use trainyard_platform::event_store::{ReservationError, ReservationKey};
 

@@ -1,9 +1,7 @@
 //! W3C trace context crosses the log: an append made inside a traced span stores `traceparent`
 //! in the message headers, and a consumer extracting it continues the same trace.
 
-mod event_store_support;
-
-use event_store_support::*;
+use crate::event_store_support::*;
 use opentelemetry::trace::{TraceContextExt, TracerProvider};
 use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;

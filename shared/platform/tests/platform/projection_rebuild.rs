@@ -1,10 +1,8 @@
 //! Rebuilding a projection (drop its schema, migrate, replay from sequence 1) reproduces the
 //! same rows, and a rebuilt projection keeps following the log.
 
-mod common;
-
-use common::ledger::{publish, Ledger};
-use common::{env, quick_options, rows, run_until};
+use crate::common::ledger::{publish, Ledger};
+use crate::common::{env, quick_options, rows, run_until};
 use trainyard_platform::projection::{read_checkpoint, ProjectionRunner};
 
 #[tokio::test]

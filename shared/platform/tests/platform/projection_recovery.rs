@@ -2,12 +2,10 @@
 //! an injected fault at the worst moments, then restarted, ends with exactly the rows of a replay
 //! from scratch.
 
-mod common;
-
 use std::time::Duration;
 
-use common::ledger::{publish, Ledger};
-use common::{env, quick_options, rows, run_until, run_until_fault, WAIT};
+use crate::common::ledger::{publish, Ledger};
+use crate::common::{env, quick_options, rows, run_until, run_until_fault, WAIT};
 use trainyard_platform::projection::{
     read_checkpoint, FaultPoint, ProjectionError, ProjectionRunner, RunnerOptions,
 };
@@ -17,7 +15,7 @@ const ACCOUNTS: u64 = 7;
 
 /// Rows of the same events replayed by a fresh projection in its own schema.
 async fn replay_rows(
-    env: &common::Env,
+    env: &crate::common::Env,
     events: u64,
 ) -> (Vec<(i64, String, i64)>, Vec<(String, i64, i64)>) {
     run_until(
@@ -31,7 +29,7 @@ async fn replay_rows(
 }
 
 /// Runs the `ledger` projection until `fault` stops it and returns the checkpoint it left.
-async fn crash_at(env: &common::Env, fault: FaultPoint, options: &RunnerOptions) -> u64 {
+async fn crash_at(env: &crate::common::Env, fault: FaultPoint, options: &RunnerOptions) -> u64 {
     let error = run_until_fault(
         env,
         Ledger::new("ledger", "ledger"),

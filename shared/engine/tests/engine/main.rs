@@ -1,0 +1,10 @@
+//! The training engine as one test binary: augmentation, dataset reading and its refusals, the
+//! command line, training on synthetic data and on MNIST, and ONNX export checked by ONNX Runtime.
+
+mod augment;
+mod bad_datasets;
+mod cli;
+mod datasets;
+mod export;
+mod mnist;
+mod training;
