@@ -125,7 +125,10 @@ fn resolve(root: &Path, entries: Vec<Entry>) -> Result<RawDataset, DatasetError>
     let mut images: BTreeMap<(usize, String), Vec<usize>> = BTreeMap::new();
     let mut skipped = 0;
     for (i, e) in entries.iter().enumerate() {
+        // A file where a class folder belongs (a README beside the classes) is not a class.
+        let beside_classes = !e.is_dir && e.parts.len() == class_depth + 1;
         if e.parts.len() <= class_depth
+            || beside_classes
             || (explicit && !matches!(e.parts[prefix].as_str(), "train" | "test"))
         {
             skipped += usize::from(!e.is_dir);

@@ -73,6 +73,17 @@ fn zip_with_wrapper_folder_matches_the_folder_and_rgb_resize_works() {
 }
 
 #[test]
+fn files_beside_the_class_folders_are_skipped_not_taken_for_classes() {
+    let dir = folder(2, 4);
+    std::fs::write(dir.path().join("README.txt"), "scanned in March").unwrap();
+    std::fs::write(dir.path().join("labels.csv"), "file,label\n").unwrap();
+    let ds = data::load(dir.path(), &options()).unwrap();
+    assert_eq!(ds.classes, vec!["form", "invoice"]);
+    assert_eq!(ds.train.len() + ds.test.len(), 8);
+    assert_eq!(ds.stats.skipped_files, 2);
+}
+
+#[test]
 fn explicit_train_and_test_folders_are_kept() {
     let dir = tempfile::tempdir().unwrap();
     synth::write_image_folder(&dir.path().join("train"), 2, 5, 32, 1).unwrap();
