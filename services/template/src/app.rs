@@ -21,6 +21,7 @@ use trainyard_platform::streams::{ensure_streams, Bucket, StreamNames, StreamSet
 use crate::config::TemplateConfig;
 use crate::projection::TemplateProjection;
 use crate::state::AppState;
+use crate::uploads::UploadSessions;
 
 /// A built, not yet serving, template service.
 #[derive(Debug)]
@@ -112,6 +113,10 @@ impl App {
             pool,
             datasets: Blobs::open(&js, &names.bucket(Bucket::Datasets)).await?,
             checkpoints: Blobs::open(&js, &names.bucket(Bucket::Checkpoints)).await?,
+            uploads: Arc::new(UploadSessions::new(
+                &config.service.datasets.work_dir(),
+                config.service.datasets.upload_ttl(),
+            )),
             config: Arc::new(config),
         };
         tasks.push(

@@ -49,6 +49,11 @@ pub struct DatasetConfig {
     pub work_dir: Option<PathBuf>,
     /// Versions validated at once.
     pub validation_concurrency: usize,
+    /// A resumable upload that receives nothing for this long is removed.
+    pub upload_ttl_secs: u64,
+    /// Resumable uploads open at once on this instance (each may hold up to
+    /// `max_upload_bytes` of the work folder).
+    pub max_open_uploads: usize,
 }
 
 impl Default for DatasetConfig {
@@ -60,6 +65,8 @@ impl Default for DatasetConfig {
             max_pixels: 64 << 20,
             work_dir: None,
             validation_concurrency: 1,
+            upload_ttl_secs: 24 * 60 * 60,
+            max_open_uploads: 16,
         }
     }
 }
@@ -67,6 +74,10 @@ impl Default for DatasetConfig {
 impl DatasetConfig {
     pub fn work_dir(&self) -> PathBuf {
         self.work_dir.clone().unwrap_or_else(std::env::temp_dir)
+    }
+
+    pub fn upload_ttl(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.upload_ttl_secs)
     }
 
     /// The engine's safety limits for reading an uploaded archive under this configuration.
@@ -136,6 +147,18 @@ impl ServiceConfig for TemplateKeys {
         if self.datasets.validation_concurrency == 0 {
             return Err(ConfigError::invalid(
                 "datasets.validation_concurrency",
+                "must be at least 1",
+            ));
+        }
+        if self.datasets.upload_ttl_secs == 0 {
+            return Err(ConfigError::invalid(
+                "datasets.upload_ttl_secs",
+                "must be at least 1",
+            ));
+        }
+        if self.datasets.max_open_uploads == 0 {
+            return Err(ConfigError::invalid(
+                "datasets.max_open_uploads",
                 "must be at least 1",
             ));
         }

@@ -12,6 +12,7 @@ pub mod http;
 pub mod projection;
 pub mod state;
 pub mod unique;
+pub mod uploads;
 pub mod weights;
 
 pub use app::App;

@@ -7,6 +7,7 @@ use trainyard_platform::event_store::EventStore;
 use trainyard_platform::object_store::Blobs;
 
 use crate::config::TemplateConfig;
+use crate::uploads::UploadSessions;
 
 #[derive(Debug, Clone)]
 pub struct AppState {
@@ -17,4 +18,6 @@ pub struct AppState {
     /// The checkpoints bucket (uploaded initial weights of base models).
     pub checkpoints: Blobs,
     pub config: Arc<TemplateConfig>,
+    /// Resumable dataset uploads in progress.
+    pub uploads: Arc<UploadSessions>,
 }

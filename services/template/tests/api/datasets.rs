@@ -59,7 +59,7 @@ fn zip_of(entries: &[(String, Vec<u8>)]) -> Vec<u8> {
 
 /// `cats`: 3 colour PNGs 20×16; `dogs`: 4 grayscale PNGs 24×24; `birds`: 2 JPEGs 16×16; plus a
 /// note that is skipped; all under a wrapping `animals/` folder.
-fn good_dataset() -> Vec<u8> {
+pub(crate) fn good_dataset() -> Vec<u8> {
     let mut entries = Vec::new();
     for i in 0..3u8 {
         entries.push((format!("animals/cats/{i}.png"), colour_png(20, 16, i)));
@@ -81,7 +81,7 @@ fn good_dataset() -> Vec<u8> {
 }
 
 /// `train/` and `test/` folders with two classes.
-fn split_dataset() -> Vec<u8> {
+pub(crate) fn split_dataset() -> Vec<u8> {
     let mut entries = Vec::new();
     for (split, count) in [("train", 3u8), ("test", 1)] {
         for class in ["invoice", "receipt"] {
@@ -97,7 +97,7 @@ fn split_dataset() -> Vec<u8> {
     zip_of(&entries)
 }
 
-async fn create_dataset(app: &TestApp, project: &str, name: &str) -> String {
+pub(crate) async fn create_dataset(app: &TestApp, project: &str, name: &str) -> String {
     let body = json!({"project_id": project, "name": name, "description": "test data"});
     app.admin("POST", "/api/v1/datasets", Some(body)).await["id"]
         .as_str()
@@ -105,7 +105,12 @@ async fn create_dataset(app: &TestApp, project: &str, name: &str) -> String {
         .to_owned()
 }
 
-async fn upload(app: &TestApp, token: &str, dataset: &str, bytes: Vec<u8>) -> (u16, Value) {
+pub(crate) async fn upload(
+    app: &TestApp,
+    token: &str,
+    dataset: &str,
+    bytes: Vec<u8>,
+) -> (u16, Value) {
     let response = app
         .client
         .post(app.url(&format!(
@@ -123,7 +128,7 @@ async fn upload(app: &TestApp, token: &str, dataset: &str, bytes: Vec<u8>) -> (u
 }
 
 /// Uploads `bytes` as an administrator and waits until validation decided; returns the version.
-async fn upload_and_settle(app: &TestApp, dataset: &str, bytes: Vec<u8>) -> Value {
+pub(crate) async fn upload_and_settle(app: &TestApp, dataset: &str, bytes: Vec<u8>) -> Value {
     let (status, body) = upload(app, &app.admin_token, dataset, bytes).await;
     assert_eq!(status, 202, "{body}");
     assert_eq!(body["status"], "uploaded");

@@ -25,6 +25,9 @@ pub struct TestApp {
     pub db: TestDatabase,
     pub nats: NatsServer,
     pub config: TemplateConfig,
+    /// The app's own work folder (uploads in progress, validation), unless a test set one.
+    #[allow(dead_code)]
+    pub work: std::sync::Arc<tempfile::TempDir>,
 }
 
 pub fn test_config(nats: &NatsServer, db: &TestDatabase) -> TemplateConfig {
@@ -43,6 +46,8 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut TemplateConfig)) -> TestApp
     let nats = nats();
     let db = postgres_db().await;
     let mut config = test_config(&nats, &db);
+    let work = tempfile::tempdir().expect("work folder");
+    config.service.datasets.work_dir = Some(work.path().to_path_buf());
     adjust(&mut config);
     let issuer = TestIssuer::default();
     let app = App::build_with(config.clone(), issuer.verifier())
@@ -61,6 +66,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut TemplateConfig)) -> TestApp
         db,
         nats,
         config,
+        work: std::sync::Arc::new(work),
     }
 }
 

@@ -6,3 +6,4 @@ mod helpers;
 mod matrix;
 mod projects;
 mod templates;
+mod uploads;

@@ -8,7 +8,7 @@ use serde_json::json;
 use trainyard_auth::row;
 use trainyard_auth::testing::{check_matrix, standard_callers, Caller, MatrixTarget, Row};
 
-use crate::helpers::{spawn_app, TestApp};
+use crate::helpers::{spawn_app_with, TestApp};
 use crate::templates::guide_form;
 
 const ROWS: &[Row] = &[
@@ -42,11 +42,26 @@ const ROWS: &[Row] = &[
     row!(POST "/api/v1/training-templates/{template}/pins", TrainingProcesses:Create, r#"{"process_id":"{process}"}"#),
     row!(DELETE "/api/v1/training-templates/{template}/pins/{process}", TrainingProcesses:Delete),
     row!(DELETE "/api/v1/training-templates/{victim_template}", TrainingTemplates:Delete),
+    row!(GET "/api/v1/datasets", Datasets:View),
+    row!(POST "/api/v1/datasets", Datasets:Create, r#"{"project_id":"{project}","name":"d{unique}"}"#),
+    row!(GET "/api/v1/datasets/{dataset}", Datasets:View),
+    row!(PUT "/api/v1/datasets/{dataset}", Datasets:Edit, r#"{"name":"d{unique}"}"#),
+    row!(GET "/api/v1/datasets/{dataset}/versions", Datasets:View),
+    row!(POST "/api/v1/datasets/{dataset}/versions", Datasets:Edit, r#"{"not an archive":"{unique}"}"#),
+    row!(GET "/api/v1/datasets/{ready_dataset}/versions/1", Datasets:View),
+    row!(GET "/api/v1/datasets/{ready_dataset}/versions/1/samples.png", Datasets:View),
+    row!(GET "/api/v1/datasets/{dataset}/uploads", Datasets:View),
+    row!(POST "/api/v1/datasets/{dataset}/uploads", Datasets:Edit, r#"{"size":10}"#),
+    row!(GET "/api/v1/datasets/{dataset}/uploads/{upload}", Datasets:View),
+    row!(DELETE "/api/v1/datasets/{dataset}/uploads/{upload}", Datasets:Edit),
+    row!(DELETE "/api/v1/datasets/{victim_dataset}", Datasets:Delete),
 ];
 
 struct Templates {
     app: TestApp,
     project: String,
+    /// A dataset whose version 1 is validated `ready`.
+    ready_dataset: String,
 }
 
 impl Templates {
@@ -83,6 +98,9 @@ impl Templates {
                     .unwrap()
                     .to_owned()
             }
+            "dataset" | "victim_dataset" => {
+                crate::datasets::create_dataset(&self.app, &self.project, &name).await
+            }
             other => panic!("no fixture `{other}`"),
         }
     }
@@ -101,6 +119,7 @@ impl MatrixTarget for Templates {
         let mut vars = HashMap::from([
             ("project".to_owned(), self.project.clone()),
             ("process".to_owned(), uuid::Uuid::now_v7().to_string()),
+            ("ready_dataset".to_owned(), self.ready_dataset.clone()),
         ]);
         for kind in [
             "victim_project",
@@ -110,10 +129,23 @@ impl MatrixTarget for Templates {
             "victim_model_type",
             "base_model",
             "victim_base_model",
+            "dataset",
+            "victim_dataset",
         ] {
             if row.path.contains(&format!("{{{kind}}}")) {
                 vars.insert(kind.to_owned(), self.fresh(kind).await);
             }
+        }
+        if row.path.contains("{upload}") {
+            let path = format!("/api/v1/datasets/{}/uploads", vars["dataset"]);
+            let begun = self
+                .app
+                .admin("POST", &path, Some(json!({"size": 10})))
+                .await;
+            vars.insert(
+                "upload".to_owned(),
+                begun["id"].as_str().unwrap().to_owned(),
+            );
         }
         if row.path.ends_with("/pins/{process}") {
             let pin = json!({"process_id": vars["process"]});
@@ -126,8 +158,18 @@ impl MatrixTarget for Templates {
 
 #[tokio::test]
 async fn every_endpoint_answers_each_caller_as_its_rights_say() {
-    let app = spawn_app().await;
+    // Every caller begins uploads; none is finished.
+    let app = spawn_app_with(|c| c.service.datasets.max_open_uploads = 1_000).await;
     let project = app.create_project("matrix").await;
-    let target = Templates { app, project };
+    let ready_dataset = crate::datasets::create_dataset(&app, &project, "ready").await;
+    let version =
+        crate::datasets::upload_and_settle(&app, &ready_dataset, crate::datasets::good_dataset())
+            .await;
+    assert_eq!(version["status"], "ready", "{version}");
+    let target = Templates {
+        app,
+        project,
+        ready_dataset,
+    };
     check_matrix(&target, ROWS, &standard_callers(ROWS)).await;
 }
