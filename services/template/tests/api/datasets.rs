@@ -7,7 +7,6 @@ use std::io::{Cursor, Write};
 use futures::StreamExt;
 use image::{DynamicImage, GrayImage, ImageFormat, Luma, Rgb, RgbImage};
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use trainyard_auth::{Entity, Right, Rights};
 
 use crate::helpers::{ids, spawn_app, spawn_app_with, TestApp};
@@ -360,43 +359,9 @@ async fn bad_archives_end_invalid_with_the_engine_code_and_the_file_at_fault() {
 
 /// Sends `bytes` in chunks without a `Content-Length`, as a client streaming from a pipe does.
 async fn upload_chunked(app: &TestApp, dataset: &str, bytes: &[u8]) -> (u16, Value) {
-    let address = app.base.trim_start_matches("http://").to_owned();
-    let mut socket = tokio::net::TcpStream::connect(&address).await.unwrap();
-    let head = format!(
-        "POST /api/v1/datasets/{dataset}/versions HTTP/1.1\r\nHost: {address}\r\n\
-         Authorization: Bearer {}\r\nContent-Type: application/zip\r\n\
-         Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
-        app.admin_token
-    );
-    socket.write_all(head.as_bytes()).await.unwrap();
-    for chunk in bytes.chunks(16 << 10) {
-        let framed = [
-            format!("{:x}\r\n", chunk.len()).into_bytes(),
-            chunk.to_vec(),
-            b"\r\n".to_vec(),
-        ]
-        .concat();
-        // The server may answer and close before the whole body is sent.
-        if socket.write_all(&framed).await.is_err() {
-            break;
-        }
-    }
-    let _ = socket.write_all(b"0\r\n\r\n").await;
-    let mut response = Vec::new();
-    let _ = socket.read_to_end(&mut response).await;
-    let text = String::from_utf8_lossy(&response);
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = text.split("\r\n\r\n").nth(1).unwrap_or("");
-    // A chunked response body: take the JSON object inside it.
-    let json = body
-        .find('{')
-        .zip(body.rfind('}'))
-        .map_or("", |(start, end)| &body[start..=end]);
-    (status, serde_json::from_str(json).unwrap_or(Value::Null))
+    let path = format!("/api/v1/datasets/{dataset}/versions");
+    app.send_chunked("POST", &path, &["Content-Type: application/zip"], bytes)
+        .await
 }
 
 #[tokio::test]

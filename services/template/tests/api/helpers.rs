@@ -127,6 +127,55 @@ impl TestApp {
             .to_owned()
     }
 
+    /// An administrator request whose body is sent in chunks without a `Content-Length`, as a
+    /// client streaming from a pipe does (`headers` are extra header lines). The server may
+    /// answer and close before the whole body is sent.
+    pub async fn send_chunked(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[&str],
+        body: &[u8],
+    ) -> (u16, Value) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let address = self.base.trim_start_matches("http://").to_owned();
+        let mut socket = tokio::net::TcpStream::connect(&address).await.unwrap();
+        let extra: String = headers.iter().map(|h| format!("{h}\r\n")).collect();
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {}\r\n\
+             {extra}Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+            self.admin_token
+        );
+        socket.write_all(head.as_bytes()).await.unwrap();
+        for chunk in body.chunks(16 << 10) {
+            let framed = [
+                format!("{:x}\r\n", chunk.len()).into_bytes(),
+                chunk.to_vec(),
+                b"\r\n".to_vec(),
+            ]
+            .concat();
+            if socket.write_all(&framed).await.is_err() {
+                break;
+            }
+        }
+        let _ = socket.write_all(b"0\r\n\r\n").await;
+        let mut response = Vec::new();
+        let _ = socket.read_to_end(&mut response).await;
+        let text = String::from_utf8_lossy(&response);
+        let status = text
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        // The response body may itself be chunked: take the JSON object inside it.
+        let body = text.split("\r\n\r\n").nth(1).unwrap_or("");
+        let json = body
+            .find('{')
+            .zip(body.rfind('}'))
+            .map_or("", |(start, end)| &body[start..=end]);
+        (status, serde_json::from_str(json).unwrap_or(Value::Null))
+    }
+
     /// Waits until `check` holds on the JSON of an administrator GET (read models lag a little).
     pub async fn wait_for(&self, path: &str, what: &str, check: impl Fn(&Value) -> bool) {
         trainyard_testkit::wait_until(Duration::from_secs(20), what, || async {

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 use trainyard_auth::{Entity, Right, Rights};
 use trainyard_template::App;
@@ -88,41 +88,8 @@ async fn offset_of(app: &TestApp, path: &str) -> u64 {
 
 /// Sends a piece without a `Content-Length`, in chunks, as a client streaming from a pipe does.
 async fn patch_chunked(app: &TestApp, path: &str, offset: usize, piece: &[u8]) -> (u16, Value) {
-    let address = app.base.trim_start_matches("http://").to_owned();
-    let mut socket = tokio::net::TcpStream::connect(&address).await.unwrap();
-    let head = format!(
-        "PATCH {path} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {}\r\n\
-         Upload-Offset: {offset}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
-        app.admin_token
-    );
-    socket.write_all(head.as_bytes()).await.unwrap();
-    for chunk in piece.chunks(4 << 10) {
-        let framed = [
-            format!("{:x}\r\n", chunk.len()).into_bytes(),
-            chunk.to_vec(),
-            b"\r\n".to_vec(),
-        ]
-        .concat();
-        // The server may answer and close before the whole piece is sent.
-        if socket.write_all(&framed).await.is_err() {
-            break;
-        }
-    }
-    let _ = socket.write_all(b"0\r\n\r\n").await;
-    let mut response = Vec::new();
-    let _ = socket.read_to_end(&mut response).await;
-    let text = String::from_utf8_lossy(&response);
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = text.split("\r\n\r\n").nth(1).unwrap_or("");
-    let json = body
-        .find('{')
-        .zip(body.rfind('}'))
-        .map_or("", |(start, end)| &body[start..=end]);
-    (status, serde_json::from_str(json).unwrap_or(Value::Null))
+    let offset = format!("Upload-Offset: {offset}");
+    app.send_chunked("PATCH", path, &[&offset], piece).await
 }
 
 fn part_files(work: &Path) -> Vec<String> {

@@ -219,7 +219,7 @@ pub async fn append_upload(
             .field("Upload-Offset"),
         ));
     }
-    let room = session.declared.size - session.offset;
+    let room = session.declared.size.saturating_sub(session.offset);
     if header_u64(&headers, header::CONTENT_LENGTH.as_str()).is_some_and(|length| length > room) {
         return Err(exceeds(room));
     }
@@ -258,7 +258,7 @@ async fn append(state: &AppState, session: &Session, body: Body) -> Result<(), A
         .open(&path)
         .await
         .map_err(ApiError::internal)?;
-    let room = session.declared.size - session.offset;
+    let room = session.declared.size.saturating_sub(session.offset);
     let idle = state.config.common.http.request_timeout();
     let mut stream = body.into_data_stream();
     let mut written: u64 = 0;
