@@ -4,21 +4,10 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use trainyard_engine::data::{self, DatasetError, LoadOptions};
+use trainyard_engine::data::{self, DatasetError};
 use trainyard_engine::synth;
 
-fn options() -> LoadOptions {
-    LoadOptions {
-        image_size: Some(32),
-        ..LoadOptions::default()
-    }
-}
-
-fn folder(classes: usize, per_class: usize) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    synth::write_image_folder(dir.path(), classes, per_class, 40, 7).unwrap();
-    dir
-}
+use crate::datasets::{folder, options};
 
 fn first_png(dir: &Path) -> PathBuf {
     let class = dir.join(synth::CLASSES[0]);

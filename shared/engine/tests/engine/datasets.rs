@@ -4,14 +4,16 @@ use std::path::Path;
 use trainyard_engine::data::{self, LoadOptions};
 use trainyard_engine::synth;
 
-fn options() -> LoadOptions {
+/// Load options of the dataset tests: images resized to 32×32.
+pub(crate) fn options() -> LoadOptions {
     LoadOptions {
         image_size: Some(32),
         ..LoadOptions::default()
     }
 }
 
-fn folder(classes: usize, per_class: usize) -> tempfile::TempDir {
+/// A temporary ImageFolder of synthetic pages, 40×40.
+pub(crate) fn folder(classes: usize, per_class: usize) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     synth::write_image_folder(dir.path(), classes, per_class, 40, 7).unwrap();
     dir
