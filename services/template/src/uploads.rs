@@ -4,8 +4,8 @@
 //! `<id>.part` the bytes so far; its length is the offset a client resumes from. An upload
 //! untouched for the configured time expires and its files are removed.
 //!
-//! Writers of one upload take turns through [`UploadSessions::lock`]; a second writer is told the
-//! upload is busy instead of interleaving bytes.
+//! Writers of one upload take turns through [`UploadSessions::lock`], across processes too; a
+//! second writer is told the upload is busy instead of interleaving bytes.
 
 use std::collections::HashSet;
 use std::io;
@@ -48,11 +48,13 @@ pub struct UploadSessions {
     busy: Mutex<HashSet<Uuid>>,
 }
 
-/// Held while one request writes to an upload; the upload is free again on drop.
+/// Held while one request writes to an upload; the upload is free again on drop (closing the
+/// file releases its lock).
 #[derive(Debug)]
 pub struct Turn {
     sessions: Arc<UploadSessions>,
     id: Uuid,
+    file: Option<std::fs::File>,
 }
 
 impl Drop for Turn {
@@ -154,12 +156,30 @@ impl UploadSessions {
         Ok(sessions)
     }
 
-    /// Takes the writer's turn on `id`; `None` while another request holds it.
-    pub fn lock(self: &Arc<Self>, id: Uuid) -> Option<Turn> {
-        self.busy_set().insert(id).then(|| Turn {
+    /// Takes the writer's turn on `id`; `None` while another request holds it, here or in
+    /// another process on the same work folder (an exclusive lock on the part file, held by the
+    /// turn).
+    pub fn lock(self: &Arc<Self>, id: Uuid) -> io::Result<Option<Turn>> {
+        if !self.busy_set().insert(id) {
+            return Ok(None);
+        }
+        // Built first, so that every way out below frees the in-process turn again.
+        let mut turn = Turn {
             sessions: Arc::clone(self),
             id,
-        })
+            file: None,
+        };
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(self.part_path(id))?;
+        match file.try_lock() {
+            Ok(()) => {
+                turn.file = Some(file);
+                Ok(Some(turn))
+            }
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(error)) => Err(error),
+        }
     }
 
     /// Removes a file left by a crash while an upload was begun (a part or staged declaration

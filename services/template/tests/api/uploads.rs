@@ -55,15 +55,15 @@ async fn patch(
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
-/// Sends the head of a piece declaring `declared` bytes, the first `sent` of them, waits until the
-/// server holds them, then drops the connection.
-async fn patch_and_break_off(
+/// Sends the head of a piece declaring `declared` bytes and the first bytes of it, and waits until
+/// the server holds them; the piece is still being sent while the connection lives.
+async fn start_piece(
     app: &TestApp,
     path: &str,
     offset: usize,
     piece: &[u8],
     declared: usize,
-) {
+) -> tokio::net::TcpStream {
     let address = app.base.trim_start_matches("http://").to_owned();
     let mut socket = tokio::net::TcpStream::connect(&address).await.unwrap();
     let head = format!(
@@ -77,7 +77,7 @@ async fn patch_and_break_off(
     let want = (offset + piece.len()) as u64;
     app.wait_for(path, "the first bytes are held", |u| u["offset"] == want)
         .await;
-    drop(socket);
+    socket
 }
 
 async fn offset_of(app: &TestApp, path: &str) -> u64 {
@@ -168,7 +168,8 @@ async fn an_archive_sent_in_pieces_becomes_the_version_a_single_request_makes() 
 }
 
 #[tokio::test]
-async fn a_broken_piece_keeps_what_arrived_and_another_instance_finishes_the_upload() {
+async fn a_broken_piece_keeps_what_arrived_and_another_instance_finishes_the_upload_but_never_two_writers_at_once(
+) {
     let work = tempfile::tempdir().unwrap();
     let app = app_in(work.path()).await;
     let project = app.create_project("flaky").await;
@@ -178,17 +179,7 @@ async fn a_broken_piece_keeps_what_arrived_and_another_instance_finishes_the_upl
     let upload = begun["id"].as_str().unwrap().to_owned();
     let path = format!("/api/v1/datasets/{id}/uploads/{upload}");
     let third = bytes.len() / 3;
-    patch_and_break_off(&app, &path, 0, &bytes[..third], bytes.len()).await;
-    // Once the broken request has ended, the upload is free again and holds what arrived.
-    let base = app.url(&format!("/api/v1/datasets/{id}/uploads/"));
-    trainyard_testkit::wait_until(
-        std::time::Duration::from_secs(20),
-        "the upload is free",
-        || async { patch(&base, &app, &upload, Some(third), Vec::new()).await.0 == 200 },
-    )
-    .await;
-
-    // A second instance on the same work folder (as after a restart) takes it from there.
+    // A second instance on the same work folder (as after a restart, or beside this one).
     let second = App::build_with(app.config.clone(), app.issuer.verifier())
         .await
         .unwrap();
@@ -197,6 +188,29 @@ async fn a_broken_piece_keeps_what_arrived_and_another_instance_finishes_the_upl
         second.port()
     );
     tokio::spawn(second.run_until_stopped());
+    let base = app.url(&format!("/api/v1/datasets/{id}/uploads/"));
+
+    let sending = start_piece(&app, &path, 0, &bytes[..third], bytes.len()).await;
+    // While a piece is on its way, no other writer gets in, on this instance or the other one.
+    for url in [&base, &other] {
+        let (status, view) = patch(url, &app, &upload, Some(third), bytes[third..].to_vec()).await;
+        assert_eq!(
+            (status, view["code"].as_str()),
+            (409, Some("upload_busy")),
+            "{view}"
+        );
+    }
+    // The connection breaks: what arrived is kept, and the upload is free again once the
+    // broken request has ended.
+    drop(sending);
+    trainyard_testkit::wait_until(
+        std::time::Duration::from_secs(20),
+        "the upload is free",
+        || async { patch(&base, &app, &upload, Some(third), Vec::new()).await.0 == 200 },
+    )
+    .await;
+
+    // The other instance takes it from there.
     let (status, view) = patch(&other, &app, &upload, Some(0), bytes.clone()).await;
     assert_eq!(
         (status, view["code"].as_str()),

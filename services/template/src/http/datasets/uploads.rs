@@ -168,7 +168,11 @@ pub async fn cancel_upload(
     auth.require(Entity::Datasets, Right::Edit)?;
     let dataset = load_dataset(&state, &auth, id).await?;
     open(&state, &dataset, id, upload).await?;
-    let _turn = state.uploads.lock(upload).ok_or_else(busy)?;
+    let _turn = state
+        .uploads
+        .lock(upload)
+        .map_err(ApiError::internal)?
+        .ok_or_else(busy)?;
     state
         .uploads
         .remove(upload)
@@ -204,7 +208,11 @@ pub async fn append_upload(
         )
     })?;
     open(&state, &dataset, id, upload).await?;
-    let _turn = state.uploads.lock(upload).ok_or_else(busy)?;
+    let _turn = state
+        .uploads
+        .lock(upload)
+        .map_err(ApiError::internal)?
+        .ok_or_else(busy)?;
     // Read again under the turn: another writer may have moved the offset meanwhile.
     let session = open(&state, &dataset, id, upload).await?;
     if offset != session.offset {
