@@ -148,6 +148,22 @@ pub struct Naming<'a> {
     pub taken: (&'a str, &'a str, &'a str),
 }
 
+impl<'a> Naming<'a> {
+    pub fn new(
+        store: &'a EventStore,
+        meta: &'a Metadata,
+        owner: &'a str,
+        taken: (&'a str, &'a str, &'a str),
+    ) -> Self {
+        Self {
+            store,
+            meta,
+            owner,
+            taken,
+        }
+    }
+}
+
 /// Stores a thing under the name `to` that had the name `from` (`None` on creation): reserves
 /// `to` unless it is the same key, runs `write`, then frees `from`; if `write` fails, frees `to`
 /// instead, so a refused request keeps no name.

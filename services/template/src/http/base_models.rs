@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 use trainyard_auth::Auth;
 use trainyard_core::training::Architecture;
-use trainyard_core::{BaseModelId, EventId, Metadata, Rejection};
+use trainyard_core::{BaseModelId, EventId, Rejection};
 use trainyard_platform::http::{ApiError, Json, ProblemDetails};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -21,6 +21,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::projects::prefix_pattern;
+use super::sql::Filters;
 use super::{load_live, now_meta, precheck, Page, PageQuery};
 use crate::domain::base_model::{BaseModel, BaseModelCommand, BaseModelState, InitialWeights};
 use crate::domain::INSTALLATION;
@@ -182,21 +183,21 @@ pub async fn list_base_models(
         .transpose()?
         .map(|name| wire_name(Architecture::from(name)))
         .transpose()?;
-    let client = state.pool.get().await.map_err(ApiError::unavailable)?;
-    let rows = client
-        .query(
-            "SELECT id, name, architecture, description, weights, templates FROM template.base_models
-             WHERE ($1::text IS NULL OR lower(name) LIKE $1) AND ($2::text IS NULL OR architecture = $2)
-             ORDER BY lower(name), id LIMIT $3 OFFSET $4",
-            &[
-                &prefix_pattern(filter.name.as_deref()),
-                &architecture,
-                &page.fetch(),
-                &page.offset(),
-            ],
+    let name = prefix_pattern(filter.name.as_deref());
+    let mut filters = Filters::default();
+    filters
+        .when("lower(name) LIKE ?", &name)
+        .when("architecture = ?", &architecture);
+    let columns = "id, name, architecture, description, weights, templates";
+    let rows = filters
+        .fetch_page(
+            &state.pool,
+            columns,
+            "template.base_models",
+            "lower(name), id",
+            &page,
         )
-        .await
-        .map_err(ApiError::unavailable)?;
+        .await?;
     let items = rows
         .iter()
         .map(|row| {
@@ -266,7 +267,7 @@ pub async fn create_base_model(
     let meta = now_meta(&auth, INSTALLATION);
     let key = unique::base_model_name(&request.name);
     let owner = id.to_string();
-    let naming = naming(&state, &meta, &owner);
+    let naming = unique::Naming::new(&state.store, &meta, &owner, NAME_TAKEN);
     unique::execute_named::<BaseModel>(naming, None, key, BaseModelState::is_live, command).await?;
     let base_model = load_base_model(&state, &auth, id).await?;
     let view = BaseModelView::from_state(&base_model).ok_or_else(gone)?;
@@ -278,15 +279,6 @@ const NAME_TAKEN: (&str, &str, &str) = (
     "name",
     "a base model with this name already exists",
 );
-
-fn naming<'a>(state: &'a AppState, meta: &'a Metadata, owner: &'a str) -> unique::Naming<'a> {
-    unique::Naming {
-        store: &state.store,
-        meta,
-        owner,
-        taken: NAME_TAKEN,
-    }
-}
 
 fn gone() -> ApiError {
     ApiError::not_found("not_found", "no such base model")

@@ -6,12 +6,13 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use trainyard_auth::Auth;
-use trainyard_core::{EventId, Metadata, ModelTypeId, Rejection};
+use trainyard_core::{EventId, ModelTypeId, Rejection};
 use trainyard_platform::http::{ApiError, Json, ProblemDetails};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::sql::Filters;
 use super::{load_live, now_meta, precheck, Page, PageQuery};
 use crate::domain::model_type::{Goal, ModelType, ModelTypeCommand, ModelTypeState};
 use crate::domain::INSTALLATION;
@@ -133,20 +134,19 @@ pub async fn list_model_types(
     Query(page): Query<PageQuery>,
     Query(filter): Query<ModelTypeFilter>,
 ) -> Result<Json<Page<ModelTypeView>>, ApiError> {
-    let client = state.pool.get().await.map_err(ApiError::unavailable)?;
-    let rows = client
-        .query(
-            "SELECT id, name, description, goal, configuration, templates FROM template.model_types
-             WHERE ($1::text IS NULL OR name LIKE $1)
-             ORDER BY name, id LIMIT $2 OFFSET $3",
-            &[
-                &exact_prefix_pattern(filter.name.as_deref()),
-                &page.fetch(),
-                &page.offset(),
-            ],
+    let name = exact_prefix_pattern(filter.name.as_deref());
+    let mut filters = Filters::default();
+    filters.when("name LIKE ?", &name);
+    let columns = "id, name, description, goal, configuration, templates";
+    let rows = filters
+        .fetch_page(
+            &state.pool,
+            columns,
+            "template.model_types",
+            "name, id",
+            &page,
         )
-        .await
-        .map_err(ApiError::unavailable)?;
+        .await?;
     let items = rows
         .iter()
         .map(|row| {
@@ -187,7 +187,7 @@ pub async fn create_model_type(
     let meta = now_meta(&auth, INSTALLATION);
     let key = unique::model_type_name(&request.name);
     let owner = id.to_string();
-    let naming = naming(&state, &meta, &owner);
+    let naming = unique::Naming::new(&state.store, &meta, &owner, NAME_TAKEN);
     unique::execute_named::<ModelType>(naming, None, key, ModelTypeState::is_live, command).await?;
     let model_type = load_model_type(&state, &auth, id).await?;
     let view = ModelTypeView::from_state(&model_type).ok_or_else(gone)?;
@@ -199,15 +199,6 @@ const NAME_TAKEN: (&str, &str, &str) = (
     "name",
     "a model type with this name already exists",
 );
-
-fn naming<'a>(state: &'a AppState, meta: &'a Metadata, owner: &'a str) -> unique::Naming<'a> {
-    unique::Naming {
-        store: &state.store,
-        meta,
-        owner,
-        taken: NAME_TAKEN,
-    }
-}
 
 fn gone() -> ApiError {
     ApiError::not_found("not_found", "no such model type")

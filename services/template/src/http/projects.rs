@@ -5,12 +5,13 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use trainyard_auth::{Auth, Entity, Right};
-use trainyard_core::{EventId, Metadata, ProjectId, Rejection, TenantId};
+use trainyard_core::{EventId, ProjectId, Rejection, TenantId};
 use trainyard_platform::http::{ApiError, Json, ProblemDetails};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::sql::Filters;
 use super::{load_live, now_meta, precheck, Page, PageQuery};
 use crate::domain::project::{Project, ProjectCommand, ProjectState};
 use crate::state::AppState;
@@ -108,16 +109,21 @@ pub async fn list_projects(
 ) -> Result<Json<Page<ProjectView>>, ApiError> {
     auth.require_any(READERS)?;
     let tenant = auth.scope().filter(filter.tenant_id).map(|t| t.0);
-    let client = state.pool.get().await.map_err(ApiError::unavailable)?;
-    let rows = client
-        .query(
-            "SELECT id, tenant_id, name, description FROM template.projects
-             WHERE ($1::uuid IS NULL OR tenant_id = $1) AND ($2::text IS NULL OR lower(name) LIKE $2)
-             ORDER BY lower(name), id LIMIT $3 OFFSET $4",
-            &[&tenant, &prefix_pattern(filter.name.as_deref()), &page.fetch(), &page.offset()],
+    let name = prefix_pattern(filter.name.as_deref());
+    let mut filters = Filters::default();
+    filters
+        .when("tenant_id = ?", &tenant)
+        .when("lower(name) LIKE ?", &name);
+    let columns = "id, tenant_id, name, description";
+    let rows = filters
+        .fetch_page(
+            &state.pool,
+            columns,
+            "template.projects",
+            "lower(name), id",
+            &page,
         )
-        .await
-        .map_err(ApiError::unavailable)?;
+        .await?;
     let items = rows
         .iter()
         .map(|row| ProjectView {
@@ -151,7 +157,7 @@ pub async fn create_project(
     let meta = now_meta(&auth, tenant);
     let key = unique::project_name(tenant, &request.name);
     let owner = id.to_string();
-    let naming = naming(&state, &meta, &owner);
+    let naming = unique::Naming::new(&state.store, &meta, &owner, NAME_TAKEN);
     unique::execute_named::<Project>(naming, None, key, ProjectState::is_live, command).await?;
     let project = load_project(&state, &auth, id).await?;
     let view = ProjectView::from_state(&project).ok_or_else(gone)?;
@@ -163,15 +169,6 @@ const NAME_TAKEN: (&str, &str, &str) = (
     "name",
     "a project with this name already exists in the tenant",
 );
-
-fn naming<'a>(state: &'a AppState, meta: &'a Metadata, owner: &'a str) -> unique::Naming<'a> {
-    unique::Naming {
-        store: &state.store,
-        meta,
-        owner,
-        taken: NAME_TAKEN,
-    }
-}
 
 fn gone() -> ApiError {
     ApiError::not_found("not_found", "no such project")
@@ -210,7 +207,7 @@ pub async fn update_project(
         unique::project_name(project.tenant_id, &project.name),
         unique::project_name(project.tenant_id, &request.name),
     );
-    let naming = naming(&state, &meta, &owner);
+    let naming = unique::Naming::new(&state.store, &meta, &owner, NAME_TAKEN);
     unique::execute_named::<Project>(naming, Some(from), to, ProjectState::is_live, command)
         .await?;
     let project = load_project(&state, &auth, id).await?;

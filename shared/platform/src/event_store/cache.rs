@@ -19,6 +19,21 @@ struct Entry {
     events: u64,
 }
 
+/// A cached state as loaded: with the sequence of its last event and the count of its events.
+fn restore<A: Aggregate>(
+    id: &str,
+    state: A::State,
+    last_sequence: u64,
+    events: u64,
+) -> AggregateState<A> {
+    AggregateState {
+        id: id.to_owned(),
+        state,
+        last_sequence,
+        events,
+    }
+}
+
 #[derive(Default)]
 pub(crate) struct StateCache {
     entries: Mutex<HashMap<String, Entry>>,
@@ -39,12 +54,7 @@ impl StateCache {
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         let cached = entries.get(subject).and_then(|entry| {
             let state = entry.state.downcast_ref::<A::State>()?.clone();
-            Some(AggregateState {
-                id: id.to_owned(),
-                state,
-                last_sequence: entry.last_sequence,
-                events: entry.events,
-            })
+            Some(restore(id, state, entry.last_sequence, entry.events))
         });
         cached.unwrap_or_else(|| AggregateState::empty(id))
     }
@@ -54,13 +64,13 @@ impl StateCache {
     pub(crate) fn take<A: Aggregate>(&self, subject: &str, id: &str) -> AggregateState<A> {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         let taken = entries.remove(subject).and_then(|entry| {
-            let state = *entry.state.downcast::<A::State>().ok()?;
-            Some(AggregateState {
-                id: id.to_owned(),
+            let Entry {
                 state,
-                last_sequence: entry.last_sequence,
-                events: entry.events,
-            })
+                last_sequence,
+                events,
+            } = entry;
+            let state = *state.downcast::<A::State>().ok()?;
+            Some(restore(id, state, last_sequence, events))
         });
         taken.unwrap_or_else(|| AggregateState::empty(id))
     }

@@ -7,7 +7,7 @@
 //! lose races to each other and retry, and past saturation retries would crowd out progress.
 //! Writers in other processes are still kept apart by the expected sequence.
 
-use trainyard_core::{Aggregate, EventEnvelope, EventId, Metadata, StoredEvent};
+use trainyard_core::{Aggregate, AggregateState, EventEnvelope, EventId, Metadata, StoredEvent};
 
 use super::{AppendError, EventStore, ExecuteError, ExpectedVersion};
 
@@ -38,51 +38,57 @@ impl EventStore {
         loop {
             attempt += 1;
             let mut loaded = self.load_owned::<A>(&subject, id).await?;
-            let events = match A::handle(&loaded.state, command.clone()) {
-                Ok(events) => events,
-                Err(rejection) => {
-                    self.states.put(&subject, loaded);
-                    return Err(ExecuteError::Rejected(rejection));
-                }
-            };
-            if events.is_empty() {
-                self.states.put(&subject, loaded);
-                return Ok(Vec::new());
-            }
-            let envelopes = wrap::<A>(meta, id, &events, new_event_ids)?;
-            let expected = ExpectedVersion::Sequence(loaded.last_sequence);
-            let appended = self
-                .append(&A::aggregate_type(), id, expected, &envelopes)
+            let outcome = self
+                .attempt::<A>(&mut loaded, meta, command.clone(), new_event_ids)
                 .await;
-            match appended {
-                Ok(appended) if !appended.duplicate => {
-                    // Fold what was just written instead of reading it back.
-                    for (event, sequence) in events.iter().zip(appended.first_sequence..) {
-                        loaded.apply(event, sequence);
-                    }
-                    self.states.put(&subject, loaded);
-                    return Ok(stored(&subject, appended.first_sequence, envelopes));
-                }
-                Ok(appended) => return Ok(stored(&subject, appended.first_sequence, envelopes)),
-                Err(conflict @ AppendError::Conflict { .. }) if attempt >= EXECUTE_ATTEMPTS => {
-                    self.states.put(&subject, loaded);
+            // Whatever happened, the fold is correct up to its sequence: keep it, so the next
+            // load (a retry after a lost race included) reads only what came after.
+            self.states.put(&subject, loaded);
+            match outcome {
+                Err(ExecuteError::Append(conflict @ AppendError::Conflict { .. }))
+                    if attempt >= EXECUTE_ATTEMPTS =>
+                {
                     return Err(ExecuteError::Conflict {
                         attempts: attempt,
                         last: conflict,
                     });
                 }
-                Err(AppendError::Conflict { .. }) => {
-                    // Still a correct fold up to its sequence: the reload reads only what the
-                    // winner wrote.
-                    self.states.put(&subject, loaded);
+                Err(ExecuteError::Append(AppendError::Conflict { .. })) => {
                     tracing::debug!(attempt, "lost a race; reloading");
                 }
-                Err(other) => {
-                    self.states.put(&subject, loaded);
-                    return Err(ExecuteError::Append(other));
-                }
+                other => return other,
             }
         }
+    }
+
+    /// Decides `command` on `loaded` and appends the events with its sequence as the
+    /// expectation; a fresh append is folded into `loaded` instead of being read back.
+    async fn attempt<A: Aggregate>(
+        &self,
+        loaded: &mut AggregateState<A>,
+        meta: &Metadata,
+        command: A::Command,
+        new_event_ids: &[EventId],
+    ) -> Result<Vec<StoredEvent>, ExecuteError> {
+        let events = A::handle(&loaded.state, command).map_err(ExecuteError::Rejected)?;
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let envelopes = wrap::<A>(meta, &loaded.id, &events, new_event_ids)?;
+        let expected = ExpectedVersion::Sequence(loaded.last_sequence);
+        let appended = self
+            .append(&A::aggregate_type(), &loaded.id, expected, &envelopes)
+            .await
+            .map_err(ExecuteError::Append)?;
+        // A duplicate (a retried request) was folded when it was first written, or will be
+        // read by the next load.
+        if !appended.duplicate {
+            for (event, sequence) in events.iter().zip(appended.first_sequence..) {
+                loaded.apply(event, sequence);
+            }
+        }
+        let subject = self.subject_unchecked::<A>(&loaded.id);
+        Ok(stored(&subject, appended.first_sequence, envelopes))
     }
 
     fn subject_unchecked<A: Aggregate>(&self, id: &str) -> String {

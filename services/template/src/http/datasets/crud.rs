@@ -4,7 +4,7 @@
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use trainyard_auth::{Auth, Entity, Right};
-use trainyard_core::{DatasetId, EventId, Metadata, ProjectId, Rejection, TenantId};
+use trainyard_core::{DatasetId, EventId, ProjectId, Rejection, TenantId};
 use trainyard_platform::http::{ApiError, Json, ProblemDetails};
 
 use super::{
@@ -14,6 +14,7 @@ use super::{
 use crate::archive::remove_objects;
 use crate::domain::dataset::{Dataset, DatasetCommand, DatasetState};
 use crate::http::projects::{load_project, prefix_pattern};
+use crate::http::sql::Filters;
 use crate::http::{now_meta, precheck, Page, PageQuery};
 use crate::state::AppState;
 use crate::unique;
@@ -30,25 +31,24 @@ pub async fn list_datasets(
     let status = parse_status(filter.status.as_deref())?;
     let tenant = auth.scope().filter(filter.tenant_id).map(|t| t.0);
     let project = filter.project_id.map(|p| p.0);
-    let client = state.pool.get().await.map_err(ApiError::unavailable)?;
-    let rows = client
-        .query(
-            "SELECT id, tenant_id, project_id, name, description, latest_version, latest_status, templates
-             FROM template.datasets
-             WHERE ($1::uuid IS NULL OR tenant_id = $1) AND ($2::uuid IS NULL OR project_id = $2)
-               AND ($3::text IS NULL OR lower(name) LIKE $3) AND ($4::text IS NULL OR latest_status = $4)
-             ORDER BY lower(name), id LIMIT $5 OFFSET $6",
-            &[
-                &tenant,
-                &project,
-                &prefix_pattern(filter.name.as_deref()),
-                &status,
-                &page.fetch(),
-                &page.offset(),
-            ],
+    let name = prefix_pattern(filter.name.as_deref());
+    let mut filters = Filters::default();
+    filters
+        .when("tenant_id = ?", &tenant)
+        .when("project_id = ?", &project)
+        .when("lower(name) LIKE ?", &name)
+        .when("latest_status = ?", &status);
+    let columns =
+        "id, tenant_id, project_id, name, description, latest_version, latest_status, templates";
+    let rows = filters
+        .fetch_page(
+            &state.pool,
+            columns,
+            "template.datasets",
+            "lower(name), id",
+            &page,
         )
-        .await
-        .map_err(ApiError::unavailable)?;
+        .await?;
     let items = rows
         .iter()
         .map(|row| {
@@ -75,15 +75,6 @@ const NAME_TAKEN: (&str, &str, &str) = (
     "name",
     "a dataset with this name already exists in the project",
 );
-
-fn naming<'a>(state: &'a AppState, meta: &'a Metadata, owner: &'a str) -> unique::Naming<'a> {
-    unique::Naming {
-        store: &state.store,
-        meta,
-        owner,
-        taken: NAME_TAKEN,
-    }
-}
 
 #[utoipa::path(post, path = "/api/v1/datasets", tag = "datasets", security(("bearer" = [])), request_body = NewDataset,
     responses((status = 201, body = DatasetView), (status = 403, body = ProblemDetails), (status = 409, body = ProblemDetails), (status = 422, body = ProblemDetails)))]
@@ -116,7 +107,7 @@ pub async fn create_dataset(
     let meta = now_meta(&auth, tenant);
     let key = unique::dataset_name(request.project_id, &request.name);
     let owner = id.to_string();
-    let naming = naming(&state, &meta, &owner);
+    let naming = unique::Naming::new(&state.store, &meta, &owner, NAME_TAKEN);
     unique::execute_named::<Dataset>(naming, None, key, DatasetState::is_live, command).await?;
     let dataset = load_dataset(&state, &auth, id).await?;
     let view = DatasetView::from_state(&dataset).ok_or_else(gone)?;
@@ -157,7 +148,7 @@ pub async fn update_dataset(
         unique::dataset_name(project, &dataset.name),
         unique::dataset_name(project, &request.name),
     );
-    let naming = naming(&state, &meta, &owner);
+    let naming = unique::Naming::new(&state.store, &meta, &owner, NAME_TAKEN);
     unique::execute_named::<Dataset>(naming, Some(from), to, DatasetState::is_live, command)
         .await?;
     let dataset = load_dataset(&state, &auth, id).await?;

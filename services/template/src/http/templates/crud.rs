@@ -49,15 +49,6 @@ fn view(template: &TemplateState) -> Result<Json<TemplateView>, ApiError> {
         .ok_or_else(|| ApiError::not_found("not_found", "no such training template"))
 }
 
-fn naming<'a>(state: &'a AppState, meta: &'a Metadata, owner: &'a str) -> unique::Naming<'a> {
-    unique::Naming {
-        store: &state.store,
-        meta,
-        owner,
-        taken: NAME_TAKEN,
-    }
-}
-
 async fn holder_is_live(state: &AppState, holder: String) -> Result<unique::Holder, ApiError> {
     unique::holder::<TrainingTemplate>(&state.store, &holder, TemplateState::is_live).await
 }
@@ -147,7 +138,6 @@ pub async fn list_templates(
         filter.dataset_id.map(|d| d.0),
     );
     let name = prefix_pattern(filter.name.as_deref());
-    let (limit, offset) = (page.fetch(), page.offset());
     let mut filters = Filters::default();
     filters
         .when("tenant_id = ?", &tenant)
@@ -156,24 +146,18 @@ pub async fn list_templates(
         .when("model_type_id = ?", &model_type)
         .when("base_model_id = ?", &base_model)
         .when("dataset_id = ?", &dataset);
-    let (sql, params) = filters.page_query(
+    let columns =
         "id, tenant_id, project_id, name, version, model_type_id, base_model_id, description,
-         augmentation, parameters, dataset_id, dataset_version, processes, created_at, updated_at",
-        "template.templates",
-        "lower(name), id",
-        &limit,
-        &offset,
-    );
-    let client = state.pool.get().await.map_err(ApiError::unavailable)?;
-    // Cached per connection: a page costs one round trip, not a prepare and an execute.
-    let statement = client
-        .prepare_cached(&sql)
-        .await
-        .map_err(ApiError::unavailable)?;
-    let rows = client
-        .query(&statement, &params)
-        .await
-        .map_err(ApiError::unavailable)?;
+         augmentation, parameters, dataset_id, dataset_version, processes, created_at, updated_at";
+    let rows = filters
+        .fetch_page(
+            &state.pool,
+            columns,
+            "template.templates",
+            "lower(name), id",
+            &page,
+        )
+        .await?;
     let items = rows.iter().map(row_view).collect::<Result<Vec<_>, _>>()?;
     Ok(Json(page.page(items)))
 }
@@ -266,7 +250,7 @@ pub async fn create_template(
         }
         Ok(())
     };
-    let naming = naming(&state, &meta, &owner);
+    let naming = unique::Naming::new(&state.store, &meta, &owner, NAME_TAKEN);
     unique::named(naming, None, key, |h| holder_is_live(&state, h), write).await?;
     let template = load_template(&state, &auth, id).await?;
     Ok((StatusCode::CREATED, view(&template)?))
@@ -321,7 +305,7 @@ pub async fn update_template(
     );
     let owner = id.to_string();
     let write = edit(&state, &meta, &template, &spec, command);
-    let naming = naming(&state, &meta, &owner);
+    let naming = unique::Naming::new(&state.store, &meta, &owner, NAME_TAKEN);
     unique::named(naming, Some(from), to, |h| holder_is_live(&state, h), write).await?;
     view(&load_template(&state, &auth, id).await?)
 }
