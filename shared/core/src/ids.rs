@@ -160,3 +160,11 @@ typed_id!(
     /// A training process (owned by the scheduler; templates record which processes pin them).
     TrainingProcessId
 );
+typed_id!(
+    /// A target machine: a host running one trainer-worker, configured by an administrator.
+    TargetMachineId
+);
+typed_id!(
+    /// A trained model in the registry.
+    ModelId
+);

@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod aggregate;
+pub mod contracts;
 pub mod envelope;
 pub mod error;
 pub mod ids;
@@ -16,6 +17,6 @@ pub use envelope::{
 };
 pub use error::{ErrorKind, Rejection};
 pub use ids::{
-    ActorId, BaseModelId, CorrelationId, DatasetId, EventId, ModelTypeId, ProjectId, TenantId,
-    TrainingProcessId, TrainingTemplateId,
+    ActorId, BaseModelId, CorrelationId, DatasetId, EventId, ModelId, ModelTypeId, ProjectId,
+    TargetMachineId, TenantId, TrainingProcessId, TrainingTemplateId,
 };

@@ -1,7 +1,7 @@
 //! The JetStream layout Trainyard runs on (ARCHITECTURE §3): the `EVENTS` log, the `METRICS`
-//! firehose, the `DISPATCH` work queue and the object store buckets, their names (prefixable so
-//! tests and benchmarks can share a server), and creating or updating them with a read-back check
-//! that the server applied every option asked for.
+//! firehose, the `DISPATCH` and `REPORTS` work queues and the object store buckets, their names
+//! (prefixable so tests and benchmarks can share a server), and creating or updating them with a
+//! read-back check that the server applied every option asked for.
 
 mod names;
 mod verify;
@@ -90,6 +90,22 @@ pub fn dispatch_stream(names: &StreamNames, settings: &StreamSettings) -> stream
     }
 }
 
+/// Workers' reports to the scheduler: kept until the scheduler has applied them (work queue),
+/// on file, so a report survives a restart of either side.
+pub fn reports_stream(names: &StreamNames, settings: &StreamSettings) -> stream::Config {
+    stream::Config {
+        name: names.reports.clone(),
+        description: Some("Worker reports to the scheduler (work queue)".into()),
+        subjects: vec![format!("{}.>", names.reports_root)],
+        retention: RetentionPolicy::WorkQueue,
+        storage: StorageType::File,
+        discard: DiscardPolicy::Old,
+        duplicate_window: settings.duplicate_window,
+        num_replicas: settings.replicas,
+        ..Default::default()
+    }
+}
+
 /// Setting up streams, consumers or buckets failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StreamSetupError {
@@ -134,6 +150,7 @@ pub async fn ensure_streams(
         events_stream(names, settings),
         metrics_stream(names, settings),
         dispatch_stream(names, settings),
+        reports_stream(names, settings),
     ] {
         ensure_stream(js, config).await?;
     }

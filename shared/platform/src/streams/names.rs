@@ -12,6 +12,12 @@ pub struct StreamNames {
     pub metrics_root: String,
     pub dispatch: String,
     pub dispatch_root: String,
+    /// Workers' reports to the scheduler (work queue).
+    pub reports: String,
+    pub reports_root: String,
+    /// Core NATS subjects (no stream): heartbeats and worker registration.
+    pub heartbeat_root: String,
+    pub register_root: String,
     /// Prepended to `datasets`, `checkpoints` and `models`.
     pub bucket_prefix: String,
 }
@@ -25,6 +31,10 @@ impl Default for StreamNames {
             metrics_root: "metrics".into(),
             dispatch: "DISPATCH".into(),
             dispatch_root: "dispatch".into(),
+            reports: "REPORTS".into(),
+            reports_root: "report".into(),
+            heartbeat_root: "hb".into(),
+            register_root: "worker.register".into(),
             bucket_prefix: String::new(),
         }
     }
@@ -42,12 +52,54 @@ impl StreamNames {
             metrics_root: format!("{prefix}.{}", base.metrics_root),
             dispatch: format!("{prefix}_{}", base.dispatch),
             dispatch_root: format!("{prefix}.{}", base.dispatch_root),
+            reports: format!("{prefix}_{}", base.reports),
+            reports_root: format!("{prefix}.{}", base.reports_root),
+            heartbeat_root: format!("{prefix}.{}", base.heartbeat_root),
+            register_root: format!("{prefix}.{}", base.register_root),
             bucket_prefix: format!("{prefix}_"),
         }
     }
 
     pub fn bucket(&self, bucket: Bucket) -> String {
         format!("{}{}", self.bucket_prefix, bucket.name())
+    }
+
+    /// The work queue of one target machine's worker: `dispatch.<machine_id>`.
+    pub fn dispatch_subject(&self, machine: impl std::fmt::Display) -> String {
+        format!("{}.{machine}", self.dispatch_root)
+    }
+
+    /// A worker's reports on one process: `report.<machine_id>.<process_id>`.
+    pub fn report_subject(
+        &self,
+        machine: impl std::fmt::Display,
+        process: impl std::fmt::Display,
+    ) -> String {
+        format!("{}.{machine}.{process}", self.reports_root)
+    }
+
+    /// Metric points of one process from one machine: `metrics.<machine_id>.<process_id>`.
+    pub fn metrics_subject(
+        &self,
+        machine: impl std::fmt::Display,
+        process: impl std::fmt::Display,
+    ) -> String {
+        format!("{}.{machine}.{process}", self.metrics_root)
+    }
+
+    /// Every metric point of one process, whichever machine sent it.
+    pub fn metrics_filter(&self, process: impl std::fmt::Display) -> String {
+        format!("{}.*.{process}", self.metrics_root)
+    }
+
+    /// A worker's heartbeats: `hb.<machine_id>` (core NATS).
+    pub fn heartbeat_subject(&self, machine: impl std::fmt::Display) -> String {
+        format!("{}.{machine}", self.heartbeat_root)
+    }
+
+    /// Where a worker registers: `worker.register.<machine_id>` (core NATS request/reply).
+    pub fn register_subject(&self, machine: impl std::fmt::Display) -> String {
+        format!("{}.{machine}", self.register_root)
     }
 }
 

@@ -55,6 +55,17 @@ async fn the_layout_is_created_with_the_asked_options_and_setup_is_repeatable() 
         .config
         .clone();
     assert_eq!(dispatch.retention, RetentionPolicy::WorkQueue);
+    let reports = js
+        .get_stream("REPORTS")
+        .await
+        .unwrap()
+        .info()
+        .await
+        .unwrap()
+        .config
+        .clone();
+    assert_eq!(reports.subjects, ["report.>"]);
+    assert_eq!(reports.retention, RetentionPolicy::WorkQueue);
     let metrics = js
         .get_stream("METRICS")
         .await
