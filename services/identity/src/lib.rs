@@ -2,11 +2,13 @@
 //! [`domain`]), tokens ([`issue`], [`keyring`]), the REST API ([`http`]), read models and the
 //! tamper-evident audit journal ([`projection`]).
 
+pub mod accounts;
 pub mod app;
 pub mod bootstrap;
 pub mod config;
 pub mod domain;
 mod error;
+pub mod guard;
 pub mod http;
 pub mod issue;
 pub mod keyring;

@@ -76,12 +76,12 @@ pub async fn user_principal(
     state: &AppState,
     actor_id: ActorId,
 ) -> Result<Option<Principal>, ApiError> {
-    let user = state
+    let loaded = state
         .store
         .load::<User>(&actor_id.to_string())
         .await
-        .map_err(error::read)?
-        .state;
+        .map_err(error::read)?;
+    let (version, user) = (loaded.last_sequence, loaded.state);
     let (true, false, Some(tenant)) = (user.is_live(), user.blocked, user.tenant_id) else {
         return Ok(None);
     };
@@ -92,6 +92,7 @@ pub async fn user_principal(
         name: user.login,
         roles: user.roles,
         must_change_password: user.must_change_password,
+        version,
     }))
 }
 
@@ -158,12 +159,12 @@ async fn find_user(
     else {
         return Ok(None);
     };
-    let user = state
+    let loaded = state
         .store
         .load::<User>(&actor_id.to_string())
         .await
-        .map_err(error::read)?
-        .state;
+        .map_err(error::read)?;
+    let (version, user) = (loaded.last_sequence, loaded.state);
     if !user.is_live() || user.tenant_id != Some(tenant) {
         return Ok(None);
     }
@@ -174,6 +175,7 @@ async fn find_user(
         name: user.login,
         roles: user.roles,
         must_change_password: user.must_change_password,
+        version,
     }))
 }
 
@@ -219,12 +221,12 @@ pub async fn exchange_api_key(
     };
     let (account_id, key_id, presented) =
         secrets::parse_api_key(&request.api_key).ok_or_else(invalid)?;
-    let account = state
+    let loaded = state
         .store
         .load::<ServiceAccount>(&account_id.to_string())
         .await
-        .map_err(error::read)?
-        .state;
+        .map_err(error::read)?;
+    let (version, account) = (loaded.last_sequence, loaded.state);
     let key = account
         .active_key(key_id)
         .filter(|k| secrets::digests_match(&k.key_hash, &presented));
@@ -238,6 +240,7 @@ pub async fn exchange_api_key(
         name: account.name,
         roles: account.roles,
         must_change_password: false,
+        version,
     };
     Ok(Json(issue::start_session(&state, &principal, false).await?))
 }

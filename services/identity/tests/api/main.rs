@@ -1,7 +1,10 @@
 //! Black-box tests of the identity service over HTTP, against a real NATS and PostgreSQL.
 
+mod account_rights;
+mod administrators;
 mod audit;
 mod helpers;
+mod live_rights;
 mod matrix;
 mod secrets;
 mod tokens;
