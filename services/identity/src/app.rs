@@ -19,6 +19,7 @@ use trainyard_platform::service::{Parts, Server};
 use trainyard_platform::streams::{ensure_streams, StreamNames, StreamSettings};
 
 use crate::bootstrap::Output;
+use crate::client_address::TrustedProxies;
 use crate::config::IdentityConfig;
 use crate::keyring::KeyRing;
 use crate::password::PasswordHasher;
@@ -137,6 +138,8 @@ impl App {
             verifier: verifier.clone(),
             hasher: PasswordHasher::new(&config.service.password_hash)?,
             throttle: Throttle::new(config.service.throttle.clone()),
+            proxies: TrustedProxies::parse(&config.service.throttle.trusted_proxies)
+                .map_err(anyhow::Error::msg)?,
             config: Arc::new(config),
         };
         crate::bootstrap::run(&state, &mut out).await?;

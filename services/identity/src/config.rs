@@ -84,21 +84,41 @@ impl Default for PasswordHashConfig {
     }
 }
 
-/// Failed-login throttling.
+/// Failed-login throttling (see `throttle`): free failures per counter, then delays that double
+/// from `first_delay_secs` up to `max_delay_secs`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ThrottleConfig {
-    pub window_secs: u64,
-    pub max_failures_per_login: u32,
-    pub max_failures_per_address: u32,
+    /// Failures of one login from one address before its attempts there wait.
+    pub free_failures_per_login_and_address: u32,
+    /// Failures from one address, whatever the login, before its attempts wait (logins that
+    /// have succeeded from that address before are spared).
+    pub free_failures_per_address: u32,
+    /// Failures of one login, from whatever address, before its attempts wait (addresses it
+    /// has succeeded from before are spared).
+    pub free_failures_per_login: u32,
+    pub first_delay_secs: u64,
+    pub max_delay_secs: u64,
+    /// A counter without a failure for this long starts again from zero.
+    pub forget_after_secs: u64,
+    /// How long a successful login keeps its address known.
+    pub known_address_secs: u64,
+    /// Peers whose `X-Forwarded-For` is believed: addresses or ranges (`10.0.0.0/8`). Empty:
+    /// the header is ignored and the peer's own address counts.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for ThrottleConfig {
     fn default() -> Self {
         Self {
-            window_secs: 300,
-            max_failures_per_login: 5,
-            max_failures_per_address: 50,
+            free_failures_per_login_and_address: 5,
+            free_failures_per_address: 50,
+            free_failures_per_login: 20,
+            first_delay_secs: 1,
+            max_delay_secs: 900,
+            forget_after_secs: 3600,
+            known_address_secs: 30 * 24 * 3600,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -138,6 +158,16 @@ impl ServiceConfig for IdentityKeys {
                 "must be at least 1",
             ));
         }
+        if self.throttle.first_delay_secs == 0
+            || self.throttle.max_delay_secs < self.throttle.first_delay_secs
+        {
+            return Err(ConfigError::invalid(
+                "throttle.first_delay_secs",
+                "must be at least 1 and at most throttle.max_delay_secs",
+            ));
+        }
+        crate::client_address::TrustedProxies::parse(&self.throttle.trusted_proxies)
+            .map_err(|reason| ConfigError::invalid("throttle.trusted_proxies", reason))?;
         if let Some(password) = &self.bootstrap.admin_password {
             crate::domain::user::check_password_policy("bootstrap.admin_password", password)
                 .map_err(|r| ConfigError::invalid("bootstrap.admin_password", r.message))?;

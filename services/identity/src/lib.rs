@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod app;
 pub mod bootstrap;
+pub mod client_address;
 pub mod config;
 pub mod domain;
 mod error;

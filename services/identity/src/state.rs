@@ -6,6 +6,7 @@ use deadpool_postgres::Pool;
 use trainyard_auth::Verifier;
 use trainyard_platform::event_store::EventStore;
 
+use crate::client_address::TrustedProxies;
 use crate::config::IdentityConfig;
 use crate::keyring::KeyRing;
 use crate::password::PasswordHasher;
@@ -19,5 +20,7 @@ pub struct AppState {
     pub verifier: Verifier,
     pub hasher: PasswordHasher,
     pub throttle: Throttle,
+    /// Whose `X-Forwarded-For` counts for throttling.
+    pub proxies: TrustedProxies,
     pub config: Arc<IdentityConfig>,
 }

@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use trainyard_auth::{Auth, Jwks, Rights};
@@ -102,8 +102,14 @@ pub async fn user_principal(
 pub async fn login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     Json(request): Json<LoginRequest>,
 ) -> Result<Response, ApiError> {
+    let forwarded = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok());
+    let address = state.proxies.client(peer.ip(), forwarded);
     let tenant_name = request
         .tenant
         .clone()
@@ -113,7 +119,7 @@ pub async fn login(
         tenant_name.to_lowercase(),
         request.login.to_lowercase()
     );
-    if let Some(retry_after) = state.throttle.blocked(&throttle_key, peer.ip()) {
+    if let Some(retry_after) = state.throttle.blocked(&throttle_key, address) {
         return Ok(throttled(retry_after));
     }
     let principal = match unique::tenant_by_name(&state.store, &tenant_name)
@@ -135,10 +141,10 @@ pub async fn login(
         .await
         .map_err(error::password)?;
     let Some(principal) = principal.filter(|_| matches) else {
-        state.throttle.record_failure(&throttle_key, peer.ip());
+        state.throttle.record_failure(&throttle_key, address);
         return Err(invalid_credentials());
     };
-    state.throttle.record_success(&throttle_key);
+    state.throttle.record_success(&throttle_key, address);
     let user = user_principal(&state, principal.actor_id).await?;
     let Some(principal) = user else {
         return Err(ApiError::forbidden("the account is blocked"));

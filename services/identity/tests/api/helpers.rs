@@ -86,6 +86,8 @@ pub fn test_config(nats: &NatsServer, db: &TestDatabase) -> IdentityConfig {
         parallelism: 1,
         max_concurrent: 4,
     };
+    // A first throttling delay no test outruns on a busy machine (the growth is unit-tested).
+    config.service.throttle.first_delay_secs = 60;
     config
 }
 

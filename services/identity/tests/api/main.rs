@@ -7,4 +7,5 @@ mod helpers;
 mod live_rights;
 mod matrix;
 mod secrets;
+mod throttling;
 mod tokens;
