@@ -122,6 +122,7 @@ impl App {
             },
         );
         let identity = runner(projections.0, &pool, &js, &options, &metrics)?;
+        let read_model = identity.monitor();
         ops = ops.check(ProjectionCheck {
             monitor: identity.monitor(),
             max_lag: common.http.max_projection_lag,
@@ -141,6 +142,7 @@ impl App {
             proxies: TrustedProxies::parse(&config.service.throttle.trusted_proxies)
                 .map_err(anyhow::Error::msg)?,
             config: Arc::new(config),
+            read_model,
         };
         crate::bootstrap::run(&state, &mut out).await?;
         tasks.push(spawn_rotation(state.clone(), shutdown.clone()));

@@ -1,7 +1,11 @@
 //! Passing the administrator guard (`domain::administrators`): gathers the scope's other
-//! administrators, each read from its own aggregate (the read model only says where to look, so
-//! its lag can hide a new administrator, which refuses a removal, but never counts a removed
-//! one), and admits the removal through the guard aggregate.
+//! administrators, each read from its own aggregate, and admits the removal through the guard
+//! aggregate. The read model only says where to look: it is first allowed to catch up with the
+//! log as it stood when the decision began, so no administrator is missed for lag (one
+//! appointed meanwhile may be missed, which can only refuse a removal); a removed one is never
+//! counted, because its aggregate says so.
+
+use std::time::{Duration, Instant};
 
 use trainyard_core::{ActorId, EventId, Metadata, TenantId};
 use trainyard_platform::http::ApiError;
@@ -16,6 +20,8 @@ use crate::state::AppState;
 
 /// How many other administrators are read at most; one that still counts is enough.
 const MAX_OTHERS: i64 = 100;
+/// How long a removal waits for the read model to catch up before answering 503.
+const CATCH_UP: Duration = Duration::from_secs(10);
 
 /// Admits the removal of `user` (at `version`) from what `lost` names, or refuses it with 409
 /// `last_tenant_administrator` / `last_installation_administrator`.
@@ -27,6 +33,7 @@ pub async fn admit(
     lost: Administers,
 ) -> Result<(), ApiError> {
     let tenant = meta.tenant_id;
+    caught_up(state).await?;
     let command = GuardCommand::AdmitRemoval {
         user_id: user,
         tenant_id: tenant,
@@ -64,6 +71,26 @@ pub async fn withdraw(state: &AppState, meta: &Metadata, user: ActorId, version:
     {
         tracing::error!(%error, %user, "cannot withdraw an administrator removal that did not happen");
     }
+}
+
+/// Waits until the read model has applied every identity event stored before this call.
+async fn caught_up(state: &AppState) -> Result<(), ApiError> {
+    let lagging = |e| ApiError::unavailable(anyhow::anyhow!("identity read model: {e}"));
+    let first = state.read_model.lag().await.map_err(lagging)?;
+    let target = first.stream_last_sequence;
+    let deadline = Instant::now() + CATCH_UP;
+    let mut lag = first;
+    while lag.pending_events > 0 && lag.checkpoint < target {
+        if Instant::now() >= deadline {
+            return Err(ApiError::unavailable(anyhow::anyhow!(
+                "the identity read model is {} events behind",
+                lag.pending_events
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        lag = state.read_model.lag().await.map_err(lagging)?;
+    }
+    Ok(())
 }
 
 /// The administrators of `tenant` (or, for `None`, of the installation) other than `except`,

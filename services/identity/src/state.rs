@@ -5,6 +5,7 @@ use std::sync::Arc;
 use deadpool_postgres::Pool;
 use trainyard_auth::Verifier;
 use trainyard_platform::event_store::EventStore;
+use trainyard_platform::projection::ProjectionMonitor;
 
 use crate::client_address::TrustedProxies;
 use crate::config::IdentityConfig;
@@ -23,4 +24,6 @@ pub struct AppState {
     /// Whose `X-Forwarded-For` counts for throttling.
     pub proxies: TrustedProxies,
     pub config: Arc<IdentityConfig>,
+    /// How far the identity read model (users, roles, sessions) is behind the log.
+    pub read_model: ProjectionMonitor,
 }
