@@ -21,6 +21,7 @@ use trainyard_platform::streams::{ensure_streams, StreamNames, StreamSettings};
 use crate::bootstrap::Output;
 use crate::client_address::TrustedProxies;
 use crate::config::IdentityConfig;
+use crate::kek::Keks;
 use crate::keyring::KeyRing;
 use crate::password::PasswordHasher;
 use crate::projection::audit::AuditProjection;
@@ -28,11 +29,14 @@ use crate::projection::identity::IdentityProjection;
 use crate::state::AppState;
 use crate::throttle::Throttle;
 
-const SECRETS: &[Migration] = &[Migration::new(
-    1,
-    "secrets",
-    include_str!("migrations/0001_secrets.sql"),
-)];
+const SECRETS: &[Migration] = &[
+    Migration::new(1, "secrets", include_str!("migrations/0001_secrets.sql")),
+    Migration::new(
+        2,
+        "sealed signing keys",
+        include_str!("migrations/0002_sealed_keys.sql"),
+    ),
+];
 /// How often the signing key's age is checked.
 const ROTATION_CHECK: Duration = Duration::from_secs(3600);
 
@@ -87,6 +91,7 @@ impl App {
             pool.clone(),
             access_ttl,
             Duration::from_secs(config.service.tokens.key_rotation_secs),
+            Keks::from_config(&config.service.tokens)?,
         )
         .await?;
         let verifier = Verifier::new(

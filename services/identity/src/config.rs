@@ -1,8 +1,31 @@
 //! Identity's configuration: the shared sections plus bootstrap, token lifetimes, password
 //! hashing cost and login throttling. See `trainyard_platform::config` for how layers combine.
 
+use std::path::PathBuf;
+
 use serde::{Deserialize, Serialize};
 use trainyard_platform::config::{CommonConfig, Config, ConfigError, ServiceConfig};
+
+/// A secret configuration value: read like a string, never printed by `Debug`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
 
 /// The first administrator of an empty installation.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,7 +62,8 @@ impl Default for BootstrapConfig {
     }
 }
 
-/// Token lifetimes and signing-key rotation.
+/// Token lifetimes, signing-key rotation, and the key-encryption key that seals signing keys at
+/// rest (see `kek` and `docs/key-encryption.md`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct TokenConfig {
@@ -49,6 +73,16 @@ pub struct TokenConfig {
     pub refresh_ttl_secs: u64,
     /// A new signing key takes over when the active one is older than this.
     pub key_rotation_secs: u64,
+    /// File holding the key-encryption key: base64 of 32 random bytes
+    /// (`head -c 32 /dev/urandom | base64`). Without one, signing keys are stored unencrypted.
+    pub key_encryption_key_file: Option<PathBuf>,
+    /// The key-encryption key itself, for the environment
+    /// (`TRAINYARD_TOKENS__KEY_ENCRYPTION_KEY`); set this or the file, not both.
+    pub key_encryption_key: Option<Secret>,
+    /// Key-encryption keys being retired: keys they sealed still open, and are sealed anew with
+    /// the current one at start.
+    pub retired_key_encryption_key_files: Vec<PathBuf>,
+    pub retired_key_encryption_keys: Vec<Secret>,
 }
 
 impl Default for TokenConfig {
@@ -58,6 +92,10 @@ impl Default for TokenConfig {
             access_ttl_secs: 15 * 60,
             refresh_ttl_secs: 30 * 24 * 3600,
             key_rotation_secs: 30 * 24 * 3600,
+            key_encryption_key_file: None,
+            key_encryption_key: None,
+            retired_key_encryption_key_files: Vec::new(),
+            retired_key_encryption_keys: Vec::new(),
         }
     }
 }
@@ -150,6 +188,23 @@ impl ServiceConfig for IdentityKeys {
             return Err(ConfigError::invalid(
                 "tokens",
                 "lifetimes must be at least 1 second",
+            ));
+        }
+        let tokens = &self.tokens;
+        if tokens.key_encryption_key.is_some() && tokens.key_encryption_key_file.is_some() {
+            return Err(ConfigError::invalid(
+                "tokens.key_encryption_key",
+                "set the key-encryption key or its file, not both",
+            ));
+        }
+        let current =
+            tokens.key_encryption_key.is_some() || tokens.key_encryption_key_file.is_some();
+        let retired = !tokens.retired_key_encryption_keys.is_empty()
+            || !tokens.retired_key_encryption_key_files.is_empty();
+        if retired && !current {
+            return Err(ConfigError::invalid(
+                "tokens.retired_key_encryption_keys",
+                "retired key-encryption keys need a current one to seal keys anew",
             ));
         }
         if self.password_hash.max_concurrent == 0 {

@@ -12,6 +12,7 @@ mod error;
 pub mod guard;
 pub mod http;
 pub mod issue;
+pub mod kek;
 pub mod keyring;
 pub mod password;
 pub mod projection;

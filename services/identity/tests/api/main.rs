@@ -4,6 +4,7 @@ mod account_rights;
 mod administrators;
 mod audit;
 mod helpers;
+mod key_encryption;
 mod live_rights;
 mod matrix;
 mod secrets;
