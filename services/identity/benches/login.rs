@@ -65,7 +65,7 @@ async fn main() {
     config.common.postgres.url = db.url();
     config.common.http.addr = "127.0.0.1:0".parse().expect("address");
     config.service.bootstrap.admin_password = Some(PASSWORD.into());
-    config.service.throttle.max_failures_per_address = u32::MAX;
+    config.service.throttle.free_failures_per_address = u32::MAX;
     config.service.password_hash = hashing.clone();
     let app = App::build(config).await.expect("identity builds");
     let url = format!("http://127.0.0.1:{}/api/v1/auth/login", app.port());

@@ -19,7 +19,9 @@ use trainyard_platform::service::{Parts, Server};
 use trainyard_platform::streams::{ensure_streams, StreamNames, StreamSettings};
 
 use crate::bootstrap::Output;
+use crate::client_address::TrustedProxies;
 use crate::config::IdentityConfig;
+use crate::kek::Keks;
 use crate::keyring::KeyRing;
 use crate::password::PasswordHasher;
 use crate::projection::audit::AuditProjection;
@@ -27,11 +29,14 @@ use crate::projection::identity::IdentityProjection;
 use crate::state::AppState;
 use crate::throttle::Throttle;
 
-const SECRETS: &[Migration] = &[Migration::new(
-    1,
-    "secrets",
-    include_str!("migrations/0001_secrets.sql"),
-)];
+const SECRETS: &[Migration] = &[
+    Migration::new(1, "secrets", include_str!("migrations/0001_secrets.sql")),
+    Migration::new(
+        2,
+        "sealed signing keys",
+        include_str!("migrations/0002_sealed_keys.sql"),
+    ),
+];
 /// How often the signing key's age is checked.
 const ROTATION_CHECK: Duration = Duration::from_secs(3600);
 
@@ -86,6 +91,7 @@ impl App {
             pool.clone(),
             access_ttl,
             Duration::from_secs(config.service.tokens.key_rotation_secs),
+            Keks::from_config(&config.service.tokens)?,
         )
         .await?;
         let verifier = Verifier::new(
@@ -121,6 +127,7 @@ impl App {
             },
         );
         let identity = runner(projections.0, &pool, &js, &options, &metrics)?;
+        let read_model = identity.monitor();
         ops = ops.check(ProjectionCheck {
             monitor: identity.monitor(),
             max_lag: common.http.max_projection_lag,
@@ -137,7 +144,10 @@ impl App {
             verifier: verifier.clone(),
             hasher: PasswordHasher::new(&config.service.password_hash)?,
             throttle: Throttle::new(config.service.throttle.clone()),
+            proxies: TrustedProxies::parse(&config.service.throttle.trusted_proxies)
+                .map_err(anyhow::Error::msg)?,
             config: Arc::new(config),
+            read_model,
         };
         crate::bootstrap::run(&state, &mut out).await?;
         tasks.push(spawn_rotation(state.clone(), shutdown.clone()));

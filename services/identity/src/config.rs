@@ -1,8 +1,31 @@
 //! Identity's configuration: the shared sections plus bootstrap, token lifetimes, password
 //! hashing cost and login throttling. See `trainyard_platform::config` for how layers combine.
 
+use std::path::PathBuf;
+
 use serde::{Deserialize, Serialize};
 use trainyard_platform::config::{CommonConfig, Config, ConfigError, ServiceConfig};
+
+/// A secret configuration value: read like a string, never printed by `Debug`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
 
 /// The first administrator of an empty installation.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,7 +62,8 @@ impl Default for BootstrapConfig {
     }
 }
 
-/// Token lifetimes and signing-key rotation.
+/// Token lifetimes, signing-key rotation, and the key-encryption key that seals signing keys at
+/// rest (see `kek` and `docs/key-encryption.md`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct TokenConfig {
@@ -49,6 +73,16 @@ pub struct TokenConfig {
     pub refresh_ttl_secs: u64,
     /// A new signing key takes over when the active one is older than this.
     pub key_rotation_secs: u64,
+    /// File holding the key-encryption key: base64 of 32 random bytes
+    /// (`head -c 32 /dev/urandom | base64`). Without one, signing keys are stored unencrypted.
+    pub key_encryption_key_file: Option<PathBuf>,
+    /// The key-encryption key itself, for the environment
+    /// (`TRAINYARD_TOKENS__KEY_ENCRYPTION_KEY`); set this or the file, not both.
+    pub key_encryption_key: Option<Secret>,
+    /// Key-encryption keys being retired: keys they sealed still open, and are sealed anew with
+    /// the current one at start.
+    pub retired_key_encryption_key_files: Vec<PathBuf>,
+    pub retired_key_encryption_keys: Vec<Secret>,
 }
 
 impl Default for TokenConfig {
@@ -58,6 +92,10 @@ impl Default for TokenConfig {
             access_ttl_secs: 15 * 60,
             refresh_ttl_secs: 30 * 24 * 3600,
             key_rotation_secs: 30 * 24 * 3600,
+            key_encryption_key_file: None,
+            key_encryption_key: None,
+            retired_key_encryption_key_files: Vec::new(),
+            retired_key_encryption_keys: Vec::new(),
         }
     }
 }
@@ -84,21 +122,41 @@ impl Default for PasswordHashConfig {
     }
 }
 
-/// Failed-login throttling.
+/// Failed-login throttling (see `throttle`): free failures per counter, then delays that double
+/// from `first_delay_secs` up to `max_delay_secs`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ThrottleConfig {
-    pub window_secs: u64,
-    pub max_failures_per_login: u32,
-    pub max_failures_per_address: u32,
+    /// Failures of one login from one address before its attempts there wait.
+    pub free_failures_per_login_and_address: u32,
+    /// Failures from one address, whatever the login, before its attempts wait (logins that
+    /// have succeeded from that address before are spared).
+    pub free_failures_per_address: u32,
+    /// Failures of one login, from whatever address, before its attempts wait (addresses it
+    /// has succeeded from before are spared).
+    pub free_failures_per_login: u32,
+    pub first_delay_secs: u64,
+    pub max_delay_secs: u64,
+    /// A counter without a failure for this long starts again from zero.
+    pub forget_after_secs: u64,
+    /// How long a successful login keeps its address known.
+    pub known_address_secs: u64,
+    /// Peers whose `X-Forwarded-For` is believed: addresses or ranges (`10.0.0.0/8`). Empty:
+    /// the header is ignored and the peer's own address counts.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for ThrottleConfig {
     fn default() -> Self {
         Self {
-            window_secs: 300,
-            max_failures_per_login: 5,
-            max_failures_per_address: 50,
+            free_failures_per_login_and_address: 5,
+            free_failures_per_address: 50,
+            free_failures_per_login: 20,
+            first_delay_secs: 1,
+            max_delay_secs: 900,
+            forget_after_secs: 3600,
+            known_address_secs: 30 * 24 * 3600,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -132,12 +190,39 @@ impl ServiceConfig for IdentityKeys {
                 "lifetimes must be at least 1 second",
             ));
         }
+        let tokens = &self.tokens;
+        if tokens.key_encryption_key.is_some() && tokens.key_encryption_key_file.is_some() {
+            return Err(ConfigError::invalid(
+                "tokens.key_encryption_key",
+                "set the key-encryption key or its file, not both",
+            ));
+        }
+        let current =
+            tokens.key_encryption_key.is_some() || tokens.key_encryption_key_file.is_some();
+        let retired = !tokens.retired_key_encryption_keys.is_empty()
+            || !tokens.retired_key_encryption_key_files.is_empty();
+        if retired && !current {
+            return Err(ConfigError::invalid(
+                "tokens.retired_key_encryption_keys",
+                "retired key-encryption keys need a current one to seal keys anew",
+            ));
+        }
         if self.password_hash.max_concurrent == 0 {
             return Err(ConfigError::invalid(
                 "password_hash.max_concurrent",
                 "must be at least 1",
             ));
         }
+        if self.throttle.first_delay_secs == 0
+            || self.throttle.max_delay_secs < self.throttle.first_delay_secs
+        {
+            return Err(ConfigError::invalid(
+                "throttle.first_delay_secs",
+                "must be at least 1 and at most throttle.max_delay_secs",
+            ));
+        }
+        crate::client_address::TrustedProxies::parse(&self.throttle.trusted_proxies)
+            .map_err(|reason| ConfigError::invalid("throttle.trusted_proxies", reason))?;
         if let Some(password) = &self.bootstrap.admin_password {
             crate::domain::user::check_password_policy("bootstrap.admin_password", password)
                 .map_err(|r| ConfigError::invalid("bootstrap.admin_password", r.message))?;

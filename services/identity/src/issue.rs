@@ -1,5 +1,7 @@
 //! Issuing tokens: rights from roles, access-token claims, sessions with rotating refresh tokens.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use trainyard_auth::{Claims, Rights};
@@ -26,6 +28,8 @@ pub struct Principal {
     pub name: String,
     pub roles: Vec<RoleId>,
     pub must_change_password: bool,
+    /// The version (last log sequence) of the account this was loaded from.
+    pub version: u64,
 }
 
 /// Answer of login, refresh and key exchange.
@@ -43,20 +47,28 @@ pub struct TokenResponse {
     pub must_change_password: bool,
 }
 
-/// The union of `roles`' rights, and whether one of them is `Administrator`. Roles that were
-/// deleted or belong to another tenant add nothing.
-pub async fn rights_of(
+/// What a set of roles grants: the union of their rights, whether one of them is
+/// `Administrator`, and the version of each tenant-defined role it was read at.
+#[derive(Debug, Clone, Default)]
+pub struct Grant {
+    pub rights: Rights,
+    pub admin: bool,
+    pub versions: BTreeMap<Uuid, u64>,
+}
+
+/// What `roles` grant in `tenant`. Roles that were deleted or belong to another tenant add
+/// nothing (their version is still noted: a token must go stale if such a role comes back).
+pub async fn grant_of(
     state: &AppState,
     tenant: TenantId,
     roles: &[RoleId],
-) -> Result<(Rights, bool), ApiError> {
-    let mut rights = Rights::none();
-    let mut admin = false;
+) -> Result<Grant, ApiError> {
+    let mut grant = Grant::default();
     for role in roles {
         match BuiltinRole::from_id(*role) {
             Some(builtin) => {
-                rights = Rights::all();
-                admin |= builtin == BuiltinRole::Administrator;
+                grant.rights = Rights::all();
+                grant.admin |= builtin == BuiltinRole::Administrator;
             }
             None => {
                 let loaded = state
@@ -65,12 +77,23 @@ pub async fn rights_of(
                     .await
                     .map_err(error::read)?;
                 if loaded.state.is_live() && loaded.state.tenant_id == Some(tenant) {
-                    rights = rights.union(loaded.state.rights());
+                    grant.rights = grant.rights.union(loaded.state.rights());
                 }
+                grant.versions.insert(role.0, loaded.last_sequence);
             }
         }
     }
-    Ok((rights, admin))
+    Ok(grant)
+}
+
+/// The union of `roles`' rights, and whether one of them is `Administrator`.
+pub async fn rights_of(
+    state: &AppState,
+    tenant: TenantId,
+    roles: &[RoleId],
+) -> Result<(Rights, bool), ApiError> {
+    let grant = grant_of(state, tenant, roles).await?;
+    Ok((grant.rights, grant.admin))
 }
 
 fn access_ttl(state: &AppState) -> Duration {
@@ -96,10 +119,13 @@ async fn sign(
     jti: Uuid,
     now: DateTime<Utc>,
 ) -> Result<String, ApiError> {
-    let (mut rights, mut admin) = rights_of(state, principal.tenant, &principal.roles).await?;
+    let grant = grant_of(state, principal.tenant, &principal.roles).await?;
+    let (mut rights, mut admin) = (grant.rights, grant.admin);
     if principal.must_change_password {
         (rights, admin) = (Rights::none(), false);
     }
+    let mut ver = grant.versions;
+    ver.insert(principal.actor_id.0, principal.version);
     let claims = Claims {
         iss: state.config.service.tokens.issuer.clone(),
         sub: principal.actor_id,
@@ -113,6 +139,7 @@ async fn sign(
         iat: now.timestamp(),
         exp: (now + access_ttl(state)).timestamp(),
         pwd_change: principal.must_change_password,
+        ver,
     };
     trainyard_auth::jwt::sign(&claims, &state.keys.signing_key()).map_err(ApiError::internal)
 }
@@ -255,10 +282,11 @@ pub async fn revoke(
     Ok(())
 }
 
-/// This process stops accepting a revoked session's tokens at once; other processes learn it
-/// from the same event through their revocation feed moments later.
-fn apply_locally(state: &AppState, stored: &[trainyard_core::StoredEvent]) {
+/// This process stops accepting a revoked session's tokens, or tokens a change superseded, at
+/// once; other processes learn it from the same event through their revocation feed moments
+/// later.
+pub fn apply_locally(state: &AppState, stored: &[trainyard_core::StoredEvent]) {
     for event in stored {
-        state.verifier.revocations().apply(&event.envelope);
+        state.verifier.revocations().apply(event);
     }
 }

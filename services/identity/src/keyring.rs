@@ -1,6 +1,8 @@
 //! Token signing keys. Private keys live in `identity_secrets.signing_keys` (PostgreSQL, private
 //! to identity): never in the event log, which every service reads and which is kept forever, and
-//! not in a file, so every identity replica signs with the same key. The newest key signs; older
+//! not in a file, so every identity replica signs with the same key. They are sealed there with
+//! the configured key-encryption key (`kek`); at start, keys stored in the clear or sealed with a
+//! retired key-encryption key are re-sealed with the current one. The newest key signs; older
 //! keys stay published in the JWKS until every token they signed has expired, which is what lets
 //! a rotation happen without logging anybody out.
 
@@ -12,6 +14,8 @@ use deadpool_postgres::Pool;
 use futures::future::BoxFuture;
 use trainyard_auth::{Jwk, Jwks, KeySource, SigningKey};
 
+use crate::kek::{KekError, Keks};
+
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
     #[error("signing keys: {0}")]
@@ -20,6 +24,8 @@ pub enum KeyError {
     Pool(#[from] deadpool_postgres::PoolError),
     #[error("stored signing key {0} is corrupt")]
     Corrupt(String),
+    #[error(transparent)]
+    Sealing(#[from] KekError),
 }
 
 #[derive(Debug, Clone)]
@@ -34,22 +40,27 @@ pub struct KeyRing {
     pool: Pool,
     access_ttl: Duration,
     rotate_after: Duration,
+    keks: Keks,
     keys: Arc<RwLock<Option<Keys>>>,
 }
 
 impl KeyRing {
-    /// Loads the keys, creating the first one (or a successor to an old one) if needed.
+    /// Re-seals stored keys with the current key-encryption key, loads them, and creates the
+    /// first key (or a successor to an old one) if needed.
     pub async fn open(
         pool: Pool,
         access_ttl: Duration,
         rotate_after: Duration,
+        keks: Keks,
     ) -> Result<Self, KeyError> {
         let ring = Self {
             pool,
             access_ttl,
             rotate_after,
+            keks,
             keys: Arc::new(RwLock::new(None)),
         };
+        ring.seal_stored().await?;
         ring.reload().await?;
         let stale = ring
             .active_created_at()
@@ -81,11 +92,12 @@ impl KeyRing {
     /// Makes a fresh key the signing key; older keys keep verifying until their tokens expire.
     pub async fn rotate(&self) -> Result<String, KeyError> {
         let key = SigningKey::generate();
+        let (stored, kek_id) = self.keks.seal(key.kid(), &key.secret());
         let client = self.pool.get().await?;
         client
             .execute(
-                "INSERT INTO identity_secrets.signing_keys (kid, private_key, public_key) VALUES ($1, $2, $3)",
-                &[&key.kid(), &key.secret().as_slice(), &key.verifying_key().as_bytes().as_slice()],
+                "INSERT INTO identity_secrets.signing_keys (kid, private_key, public_key, kek_id) VALUES ($1, $2, $3, $4)",
+                &[&key.kid(), &stored, &key.verifying_key().as_bytes().as_slice(), &kek_id],
             )
             .await?;
         drop(client);
@@ -110,7 +122,7 @@ impl KeyRing {
     pub async fn reload(&self) -> Result<(), KeyError> {
         let client = self.pool.get().await?;
         let rows = client
-            .query("SELECT kid, private_key, public_key, created_at FROM identity_secrets.signing_keys ORDER BY created_at DESC, kid DESC", &[])
+            .query("SELECT kid, private_key, public_key, created_at, kek_id FROM identity_secrets.signing_keys ORDER BY created_at DESC, kid DESC", &[])
             .await?;
         let mut published = Vec::new();
         let mut signing = None;
@@ -123,17 +135,65 @@ impl KeyRing {
             if retired_long_ago {
                 break;
             }
-            let secret: Vec<u8> = row.get(1);
-            let secret: [u8; 32] = secret
-                .try_into()
-                .map_err(|_| KeyError::Corrupt(kid.clone()))?;
+            let stored: Vec<u8> = row.get(1);
+            let kek_id: Option<String> = row.get(4);
+            let secret = self.keks.open(&kid, &stored, kek_id.as_deref())?;
             let key = SigningKey::from_secret(kid.clone(), secret);
+            let public: Vec<u8> = row.get(2);
+            if key.verifying_key().as_bytes().as_slice() != public.as_slice() {
+                return Err(KeyError::Corrupt(kid));
+            }
             published.push(key.jwk());
             signing.get_or_insert((key, created_at));
             successor_created = Some(created_at);
         }
         let keys = signing.map(|(signing, _)| Keys { signing, published });
         *self.keys.write().unwrap_or_else(|p| p.into_inner()) = keys;
+        Ok(())
+    }
+
+    /// Seals every stored key that the current key-encryption key did not seal (keys stored in
+    /// the clear, keys sealed with a retired key-encryption key), in one transaction that locks
+    /// the rows, so replicas starting together do it once. Without a key-encryption key keys
+    /// stay as they are, and that is said at every start.
+    async fn seal_stored(&self) -> Result<(), KeyError> {
+        let Some(current) = self.keks.current() else {
+            tracing::warn!(
+                "token signing keys are stored unencrypted: configure a key-encryption key \
+                 (tokens.key_encryption_key_file or TRAINYARD_TOKENS__KEY_ENCRYPTION_KEY)"
+            );
+            return Ok(());
+        };
+        let mut client = self.pool.get().await?;
+        let transaction = client.transaction().await?;
+        let rows = transaction
+            .query(
+                "SELECT kid, private_key, kek_id FROM identity_secrets.signing_keys
+                 WHERE kek_id IS DISTINCT FROM $1 FOR UPDATE",
+                &[&current.id()],
+            )
+            .await?;
+        for row in &rows {
+            let kid: String = row.get(0);
+            let stored: Vec<u8> = row.get(1);
+            let kek_id: Option<String> = row.get(2);
+            let secret = self.keks.open(&kid, &stored, kek_id.as_deref())?;
+            let (sealed, id) = self.keks.seal(&kid, &secret);
+            transaction
+                .execute(
+                    "UPDATE identity_secrets.signing_keys SET private_key = $2, kek_id = $3 WHERE kid = $1",
+                    &[&kid, &sealed, &id],
+                )
+                .await?;
+        }
+        transaction.commit().await?;
+        if !rows.is_empty() {
+            tracing::info!(
+                keys = rows.len(),
+                kek = current.id(),
+                "sealed stored signing keys with the current key-encryption key"
+            );
+        }
         Ok(())
     }
 

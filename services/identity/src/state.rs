@@ -5,7 +5,9 @@ use std::sync::Arc;
 use deadpool_postgres::Pool;
 use trainyard_auth::Verifier;
 use trainyard_platform::event_store::EventStore;
+use trainyard_platform::projection::ProjectionMonitor;
 
+use crate::client_address::TrustedProxies;
 use crate::config::IdentityConfig;
 use crate::keyring::KeyRing;
 use crate::password::PasswordHasher;
@@ -19,5 +21,9 @@ pub struct AppState {
     pub verifier: Verifier,
     pub hasher: PasswordHasher,
     pub throttle: Throttle,
+    /// Whose `X-Forwarded-For` counts for throttling.
+    pub proxies: TrustedProxies,
     pub config: Arc<IdentityConfig>,
+    /// How far the identity read model (users, roles, sessions) is behind the log.
+    pub read_model: ProjectionMonitor,
 }

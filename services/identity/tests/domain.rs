@@ -164,3 +164,181 @@ fn expired_or_revoked_sessions_refuse_refresh() {
         ErrorKind::Unauthenticated
     );
 }
+
+mod guard {
+    use super::*;
+    use trainyard_identity::domain::administrators::{
+        AdministratorGuard, GuardCommand, GuardEvent,
+    };
+
+    fn admit(others: Vec<(ActorId, u64)>, installation: bool) -> GuardCommand {
+        GuardCommand::AdmitRemoval {
+            user_id: ActorId(Uuid::from_u128(1)),
+            tenant_id: TenantId(Uuid::from_u128(9)),
+            user_version: 10,
+            tenant: (!installation).then(|| others.clone()),
+            installation: installation.then_some(others),
+        }
+    }
+
+    fn admitted(user: ActorId, version: u64) -> GuardEvent {
+        GuardEvent::AdministratorRemovalAdmitted {
+            user_id: user,
+            tenant_id: TenantId(Uuid::from_u128(9)),
+            user_version: version,
+            tenant: true,
+            installation: false,
+        }
+    }
+
+    #[test]
+    fn a_removal_that_leaves_no_administrator_is_refused() {
+        let other = ActorId(Uuid::from_u128(2));
+        let refused = when::<AdministratorGuard>(&[], admit(vec![], false)).unwrap_err();
+        assert_eq!(
+            (refused.code.as_str(), refused.kind),
+            ("last_tenant_administrator", ErrorKind::Conflict)
+        );
+        let refused = when::<AdministratorGuard>(&[], admit(vec![], true)).unwrap_err();
+        assert_eq!(refused.code, "last_installation_administrator");
+        let events = when::<AdministratorGuard>(&[], admit(vec![(other, 3)], false)).unwrap();
+        assert!(matches!(
+            &events[..],
+            [GuardEvent::AdministratorRemovalAdmitted {
+                user_version: 10,
+                tenant: true,
+                installation: false,
+                ..
+            }]
+        ));
+    }
+
+    #[test]
+    fn an_administrator_whose_removal_is_pending_does_not_count_until_it_moves_on() {
+        let other = ActorId(Uuid::from_u128(2));
+        let pending = [admitted(other, 3)];
+        let refused = when::<AdministratorGuard>(&pending, admit(vec![(other, 3)], false));
+        assert_eq!(refused.unwrap_err().code, "last_tenant_administrator");
+        // Read at a later version: the pending removal lost its race (or was re-decided).
+        assert!(when::<AdministratorGuard>(&pending, admit(vec![(other, 4)], false)).is_ok());
+        let withdrawn = [
+            admitted(other, 3),
+            GuardEvent::AdministratorRemovalWithdrawn {
+                user_id: other,
+                user_version: 3,
+            },
+        ];
+        assert!(when::<AdministratorGuard>(&withdrawn, admit(vec![(other, 3)], false)).is_ok());
+        let stale = GuardCommand::WithdrawRemoval {
+            user_id: other,
+            user_version: 2,
+        };
+        assert_eq!(when::<AdministratorGuard>(&pending, stale).unwrap(), vec![]);
+    }
+}
+
+mod authority {
+    use super::*;
+    use trainyard_auth::{Entity, Right, Rights};
+    use trainyard_identity::domain::authority::{
+        may_act_on, may_grant, may_set_roles, AccountAction, Caller, Standing,
+    };
+
+    fn standing(rights: Rights, administrator: bool, tenant_administrator: bool) -> Standing {
+        Standing {
+            rights,
+            administrator,
+            tenant_administrator,
+        }
+    }
+
+    #[test]
+    fn only_callers_holding_every_right_of_an_account_act_on_it() {
+        let manage = Rights::none().with(Entity::Users, Right::Manage);
+        let caller = Caller {
+            id: ActorId::new(),
+            rights: Rights::all(),
+            administrator: false,
+        };
+        let target = ActorId::new();
+        let admin = standing(Rights::all(), true, true);
+        let code = |r: Result<(), Rejection>| r.map_err(|e| (e.code, e.kind));
+        assert_eq!(
+            code(may_act_on(
+                &caller,
+                target,
+                &admin,
+                AccountAction::ResetPassword
+            )),
+            Err(("account_outranks_caller".into(), ErrorKind::Forbidden))
+        );
+        let tenant_admin = standing(Rights::all(), false, true);
+        assert!(may_act_on(&caller, target, &tenant_admin, AccountAction::Block).is_ok());
+        let weak = Caller {
+            rights: manage,
+            ..caller
+        };
+        assert!(may_act_on(&weak, target, &tenant_admin, AccountAction::Block).is_err());
+        assert!(may_act_on(
+            &weak,
+            target,
+            &standing(manage, false, false),
+            AccountAction::Block
+        )
+        .is_ok());
+        assert_eq!(
+            code(may_act_on(
+                &caller,
+                caller.id,
+                &tenant_admin,
+                AccountAction::Delete
+            )),
+            Err(("cannot_delete_self".into(), ErrorKind::Rejection))
+        );
+        assert_eq!(
+            code(may_grant(
+                &weak,
+                &standing(Rights::all(), false, true),
+                "roles"
+            )),
+            Err(("rights_not_held".into(), ErrorKind::Forbidden))
+        );
+        assert_eq!(
+            code(may_grant(&caller, &admin, "roles")),
+            Err(("administrator_role_reserved".into(), ErrorKind::Forbidden))
+        );
+    }
+
+    #[test]
+    fn nobody_lowers_their_own_standing() {
+        let caller = Caller {
+            id: ActorId::new(),
+            rights: Rights::all(),
+            administrator: false,
+        };
+        let held = standing(Rights::all(), false, true);
+        let same_rights_no_builtin = standing(Rights::all(), false, false);
+        let refused = may_set_roles(&caller, caller.id, &held, &same_rights_no_builtin);
+        assert_eq!(refused.unwrap_err().code, "cannot_demote_self");
+        assert!(may_set_roles(&caller, caller.id, &held, &held).is_ok());
+    }
+}
+
+#[test]
+fn setting_the_roles_a_user_has_records_nothing() {
+    let tenant = TenantId::new();
+    let role = trainyard_identity::domain::BuiltinRole::TenantAdministrator.id();
+    let history = [
+        created(tenant),
+        UserEvent::UserRolesSet { roles: vec![role] },
+    ];
+    let same = UserCommand::SetRoles {
+        roles: vec![role, role],
+    };
+    assert_eq!(when::<User>(&history, same).unwrap(), vec![]);
+    let other = UserCommand::SetRoles { roles: vec![] };
+    assert_eq!(
+        when::<User>(&history, other).unwrap(),
+        vec![UserEvent::UserRolesSet { roles: vec![] }]
+    );
+}

@@ -36,6 +36,7 @@ fn every_endpoint_is_documented() {
         "/api/v1/users/{id}/roles",
         "/api/v1/roles/{id}",
         "/api/v1/service-accounts/{id}/api-keys",
+        "/api/v1/service-accounts/{id}/roles",
         "/api/v1/audit/events",
         "/api/v1/audit/verify",
     ] {

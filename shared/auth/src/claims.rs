@@ -1,5 +1,9 @@
 //! What an access token asserts. Rights are carried here so that services decide without asking
-//! identity; the price is that a change of roles takes effect at the next token (minutes).
+//! identity; `ver` says which versions of the account and its roles they were computed from, so
+//! a verifier refuses the token as soon as identity reports a later change of any of them (see
+//! [`crate::revocation`]) and the holder refreshes it with the new rights.
+
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -36,6 +40,10 @@ pub struct Claims {
     /// The password must be changed first; such tokens carry no rights.
     #[serde(default)]
     pub pwd_change: bool,
+    /// The versions (log sequences) of the account (`sub`) and of the tenant's own roles that
+    /// `rights` were computed from. Built-in roles never change and are not listed.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub ver: BTreeMap<Uuid, u64>,
 }
 
 impl Claims {

@@ -22,6 +22,10 @@ pub enum TokenError {
     Expired,
     #[error("the token has been revoked")]
     Revoked,
+    /// The account's roles or a role's rights changed after the token was issued; a refreshed
+    /// token carries the new rights.
+    #[error("the account's roles or rights changed since the token was issued; refresh it")]
+    Superseded,
 }
 
 impl TokenError {
@@ -32,6 +36,7 @@ impl TokenError {
             TokenError::UnknownKey | TokenError::Signature => "token_invalid",
             TokenError::Expired => "token_expired",
             TokenError::Revoked => "token_revoked",
+            TokenError::Superseded => "token_superseded",
         }
     }
 }

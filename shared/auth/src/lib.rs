@@ -2,9 +2,10 @@
 //!
 //! Access tokens are compact JWS (EdDSA/Ed25519) signed by `identity`; each service verifies them
 //! locally with public keys from identity's JWKS ([`Verifier`]), so a request costs no network
-//! call. Rights travel in the claims ([`Claims`]); revoked sessions reach every verifier through
-//! identity's `SessionRevoked` events ([`revocation`]). Handlers take an [`Auth`] extractor and
-//! call `auth.require(Entity::X, Right::Y)?` and the tenant-scoping helpers.
+//! call. Rights travel in the claims ([`Claims`]); revoked sessions, and changes of an account's
+//! roles or of a role's rights, reach every verifier through identity's events ([`revocation`]).
+//! Handlers take an [`Auth`] extractor and call `auth.require(Entity::X, Right::Y)?` and the
+//! tenant-scoping helpers.
 //!
 //! A service hands an [`Authentication`] to the service kit, which protects its router and
 //! starts the revocation feed; its OpenAPI document declares the scheme with [`BearerScheme`].

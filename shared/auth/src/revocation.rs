@@ -1,7 +1,16 @@
-//! Revoked sessions and token ids, fed from identity's `SessionRevoked` events. Each verifier
-//! follows `<events_root>.identity.session.>` from "now minus the longest token lifetime" (older
-//! revocations concern tokens that have expired anyway), so a logged-out token answers 401 in
-//! every service moments after the event is stored, without a call to identity per request.
+//! Revoked sessions and superseded tokens, fed from identity's events. Each verifier follows
+//! `<events_root>.identity.>` from "now minus the longest token lifetime" (older events concern
+//! tokens that have expired anyway), so a logged-out token answers 401 in every service moments
+//! after the event is stored, without a call to identity per request.
+//!
+//! Two kinds of notice:
+//! * `SessionRevoked` ends a session and its tokens ([`RevocationNotice`]);
+//! * an event in [`SUPERSEDING_EVENTS`] (an account's roles set, an account blocked or deleted,
+//!   a role's rights edited or the role deleted) makes every token computed from an older
+//!   version of that account or role stale: a token lists those versions in `ver`, and is
+//!   refused once the log holds a superseding event of one of them at a later sequence. The
+//!   session lives on, so a refresh (or a new API-key exchange) gets a token with the new rights.
+//!   Versions are log sequences, not clocks: "issued before the change" is exact across replicas.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -12,11 +21,27 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
-use trainyard_core::EventEnvelope;
+use trainyard_core::StoredEvent;
+use trainyard_platform::event_store::codec;
 use uuid::Uuid;
+
+use crate::claims::Claims;
 
 /// `event_type` of identity's revocation event; its payload carries at least these fields.
 pub const SESSION_REVOKED: &str = "SessionRevoked";
+
+/// Identity's events after which tokens computed from an older version of the aggregate (an
+/// account, or a role: its id is the `aggregate_id`) no longer hold. Renaming one of these
+/// events is a schema change for every service.
+pub const SUPERSEDING_EVENTS: &[&str] = &[
+    "UserRolesSet",
+    "UserBlocked",
+    "UserDeleted",
+    "ServiceAccountRolesSet",
+    "ServiceAccountDeleted",
+    "RoleUpdated",
+    "RoleDeleted",
+];
 
 /// The part of a `SessionRevoked` payload verifiers rely on. Identity's event has these fields
 /// (and others, ignored here); changing them is a schema change for every service.
@@ -30,10 +55,13 @@ pub struct RevocationNotice {
     pub until: DateTime<Utc>,
 }
 
-/// Revoked session ids and token ids with the time after which remembering them is pointless.
+/// Revoked session ids and token ids with the time after which remembering them is pointless,
+/// and for each changed account or role the log sequence of its latest superseding event (one
+/// entry per account or role, so the map is bounded by identity's population).
 #[derive(Debug, Clone, Default)]
 pub struct RevocationList {
     entries: Arc<RwLock<HashMap<Uuid, DateTime<Utc>>>>,
+    changed: Arc<RwLock<HashMap<Uuid, u64>>>,
 }
 
 impl RevocationList {
@@ -57,6 +85,27 @@ impl RevocationList {
         entries.contains_key(sid) || entries.contains_key(jti)
     }
 
+    /// Records that `id` (an account or a role) changed at log sequence `sequence`.
+    pub fn supersede(&self, id: Uuid, sequence: u64) {
+        let mut changed = self.changed.write().unwrap_or_else(|p| p.into_inner());
+        let latest = changed.entry(id).or_default();
+        *latest = (*latest).max(sequence);
+    }
+
+    /// Whether a change of the account or of one of the roles `claims` were computed from is
+    /// later than the version the token names. A token naming no version of its account counts
+    /// as computed from version 0.
+    pub fn is_superseded(&self, claims: &Claims) -> bool {
+        let changed = self.changed.read().unwrap_or_else(|p| p.into_inner());
+        if changed.is_empty() {
+            return false;
+        }
+        let account = claims.sub.0;
+        let stale = |id: &Uuid, version: u64| changed.get(id).is_some_and(|at| *at > version);
+        stale(&account, claims.ver.get(&account).copied().unwrap_or(0))
+            || claims.ver.iter().any(|(id, version)| stale(id, *version))
+    }
+
     pub fn len(&self) -> usize {
         self.entries.read().map(|e| e.len()).unwrap_or(0)
     }
@@ -65,8 +114,18 @@ impl RevocationList {
         self.len() == 0
     }
 
-    /// Applies one stored envelope if it is a revocation.
-    pub fn apply(&self, envelope: &EventEnvelope) {
+    /// Applies one stored event if it is a revocation or a superseding change.
+    pub fn apply(&self, event: &StoredEvent) {
+        let envelope = &event.envelope;
+        if SUPERSEDING_EVENTS.contains(&envelope.event_type.as_str()) {
+            match Uuid::parse_str(&envelope.aggregate_id) {
+                Ok(id) => self.supersede(id, event.sequence),
+                Err(error) => {
+                    tracing::error!(%error, event = %envelope.event_id, "superseding event without a uuid aggregate id")
+                }
+            }
+            return;
+        }
         if envelope.event_type != SESSION_REVOKED {
             return;
         }
@@ -92,11 +151,11 @@ pub struct RevocationFeed {
 
 impl RevocationFeed {
     fn subject(&self) -> String {
-        format!("{}.identity.session.>", self.events_root)
+        format!("{}.identity.>", self.events_root)
     }
 
-    /// Follows revocations into `list` until `shutdown`, resubscribing after failures. An
-    /// ordered consumer restarts by itself on gaps, so no notice is skipped.
+    /// Follows revocations and superseding changes into `list` until `shutdown`, resubscribing
+    /// after failures. An ordered consumer restarts by itself on gaps, so no notice is skipped.
     pub fn spawn(
         self,
         client: async_nats::Client,
@@ -149,12 +208,66 @@ impl RevocationFeed {
                 return Err("revocation subscription ended".into());
             };
             let message = message?;
-            match serde_json::from_slice::<EventEnvelope>(&message.payload) {
-                Ok(envelope) => list.apply(&envelope),
+            let sequence = message.info()?.stream_sequence;
+            match codec::decode(
+                message.subject.as_str(),
+                sequence,
+                message.headers.as_ref(),
+                &message.payload,
+            ) {
+                Ok(event) => list.apply(&event),
                 Err(error) => {
                     tracing::error!(%error, subject = %message.subject, "undecodable event")
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use trainyard_core::access::Rights;
+    use trainyard_core::{ActorId, ActorKind, TenantId};
+
+    use super::*;
+
+    fn claims(ver: BTreeMap<Uuid, u64>) -> Claims {
+        Claims {
+            iss: "i".into(),
+            sub: ActorId(Uuid::from_u128(1)),
+            kind: ActorKind::User,
+            tenant: TenantId::new(),
+            name: "n".into(),
+            admin: false,
+            rights: Rights::none(),
+            sid: Uuid::now_v7(),
+            jti: Uuid::now_v7(),
+            iat: 0,
+            exp: 0,
+            pwd_change: false,
+            ver,
+        }
+    }
+
+    #[test]
+    fn a_token_is_superseded_by_later_changes_of_its_account_or_roles_only() {
+        let (account, role, other) = (Uuid::from_u128(1), Uuid::from_u128(2), Uuid::from_u128(3));
+        let token = claims(BTreeMap::from([(account, 5), (role, 7)]));
+        let list = RevocationList::new();
+        list.supersede(other, 100);
+        list.supersede(role, 7);
+        list.supersede(account, 5);
+        assert!(!list.is_superseded(&token), "changes it already reflects");
+        list.supersede(role, 8);
+        assert!(list.is_superseded(&token), "a later change of a role");
+        let fresh = claims(BTreeMap::from([(account, 9), (role, 8)]));
+        list.supersede(account, 6);
+        assert!(!list.is_superseded(&fresh), "an older notice arriving late");
+        assert!(
+            list.is_superseded(&claims(BTreeMap::new())),
+            "no versions: version 0"
+        );
     }
 }

@@ -326,6 +326,7 @@ impl TestIssuer {
             iat: now,
             exp: now + 3600,
             pwd_change: false,
+            ver: Default::default(),
         }
     }
 

@@ -91,7 +91,7 @@ impl Verifier {
         Ok(())
     }
 
-    /// Checks signature, issuer, expiry and revocation; returns the claims.
+    /// Checks signature, issuer, expiry, revocation and supersession; returns the claims.
     pub async fn verify(&self, token: &str) -> Result<Claims, TokenError> {
         let parsed = jwt::parse(token)?;
         let key = match self.key(&parsed.kid) {
@@ -124,6 +124,9 @@ impl Verifier {
         }
         if self.inner.revocations.is_revoked(&claims.sid, &claims.jti) {
             return Err(TokenError::Revoked);
+        }
+        if self.inner.revocations.is_superseded(claims) {
+            return Err(TokenError::Superseded);
         }
         Ok(())
     }

@@ -3,6 +3,8 @@
 //! clear: passwords are checked against the policy and hashed at the edge, and only hashes of
 //! high-entropy secrets (refresh tokens, API keys) are recorded.
 
+pub mod administrators;
+pub mod authority;
 pub mod role;
 pub mod service_account;
 pub mod session;

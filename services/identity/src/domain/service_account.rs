@@ -139,7 +139,19 @@ impl Aggregate for ServiceAccount {
                 }])
             }
             _ if !state.is_live() => Err(gone("service account")),
-            C::SetServiceAccountRoles { roles } => Ok(vec![E::ServiceAccountRolesSet { roles }]),
+            C::SetServiceAccountRoles { mut roles } => {
+                roles.sort();
+                roles.dedup();
+                let mut held = state.roles.clone();
+                held.sort();
+                held.dedup();
+                // Unchanged roles record nothing, so no token needs to go stale.
+                Ok(if roles == held {
+                    vec![]
+                } else {
+                    vec![E::ServiceAccountRolesSet { roles }]
+                })
+            }
             C::IssueApiKey {
                 key_id,
                 key_hash,

@@ -180,9 +180,15 @@ impl Aggregate for User {
                     must_change_password,
                 }]
             }
-            UserCommand::SetRoles { roles } => vec![UserEvent::UserRolesSet {
-                roles: dedup(roles),
-            }],
+            UserCommand::SetRoles { roles } => {
+                let roles = dedup(roles);
+                if roles == state.roles {
+                    // Nothing changes, so no token needs to go stale.
+                    vec![]
+                } else {
+                    vec![UserEvent::UserRolesSet { roles }]
+                }
+            }
             UserCommand::BlockUser if state.blocked => vec![],
             UserCommand::BlockUser => vec![UserEvent::UserBlocked],
             UserCommand::UnblockUser if !state.blocked => vec![],

@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use trainyard_auth::{Auth, Jwks, Rights};
@@ -76,12 +76,12 @@ pub async fn user_principal(
     state: &AppState,
     actor_id: ActorId,
 ) -> Result<Option<Principal>, ApiError> {
-    let user = state
+    let loaded = state
         .store
         .load::<User>(&actor_id.to_string())
         .await
-        .map_err(error::read)?
-        .state;
+        .map_err(error::read)?;
+    let (version, user) = (loaded.last_sequence, loaded.state);
     let (true, false, Some(tenant)) = (user.is_live(), user.blocked, user.tenant_id) else {
         return Ok(None);
     };
@@ -92,6 +92,7 @@ pub async fn user_principal(
         name: user.login,
         roles: user.roles,
         must_change_password: user.must_change_password,
+        version,
     }))
 }
 
@@ -101,8 +102,14 @@ pub async fn user_principal(
 pub async fn login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     Json(request): Json<LoginRequest>,
 ) -> Result<Response, ApiError> {
+    let forwarded = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok());
+    let address = state.proxies.client(peer.ip(), forwarded);
     let tenant_name = request
         .tenant
         .clone()
@@ -112,7 +119,7 @@ pub async fn login(
         tenant_name.to_lowercase(),
         request.login.to_lowercase()
     );
-    if let Some(retry_after) = state.throttle.blocked(&throttle_key, peer.ip()) {
+    if let Some(retry_after) = state.throttle.blocked(&throttle_key, address) {
         return Ok(throttled(retry_after));
     }
     let principal = match unique::tenant_by_name(&state.store, &tenant_name)
@@ -134,10 +141,10 @@ pub async fn login(
         .await
         .map_err(error::password)?;
     let Some(principal) = principal.filter(|_| matches) else {
-        state.throttle.record_failure(&throttle_key, peer.ip());
+        state.throttle.record_failure(&throttle_key, address);
         return Err(invalid_credentials());
     };
-    state.throttle.record_success(&throttle_key);
+    state.throttle.record_success(&throttle_key, address);
     let user = user_principal(&state, principal.actor_id).await?;
     let Some(principal) = user else {
         return Err(ApiError::forbidden("the account is blocked"));
@@ -158,12 +165,12 @@ async fn find_user(
     else {
         return Ok(None);
     };
-    let user = state
+    let loaded = state
         .store
         .load::<User>(&actor_id.to_string())
         .await
-        .map_err(error::read)?
-        .state;
+        .map_err(error::read)?;
+    let (version, user) = (loaded.last_sequence, loaded.state);
     if !user.is_live() || user.tenant_id != Some(tenant) {
         return Ok(None);
     }
@@ -174,6 +181,7 @@ async fn find_user(
         name: user.login,
         roles: user.roles,
         must_change_password: user.must_change_password,
+        version,
     }))
 }
 
@@ -219,12 +227,12 @@ pub async fn exchange_api_key(
     };
     let (account_id, key_id, presented) =
         secrets::parse_api_key(&request.api_key).ok_or_else(invalid)?;
-    let account = state
+    let loaded = state
         .store
         .load::<ServiceAccount>(&account_id.to_string())
         .await
-        .map_err(error::read)?
-        .state;
+        .map_err(error::read)?;
+    let (version, account) = (loaded.last_sequence, loaded.state);
     let key = account
         .active_key(key_id)
         .filter(|k| secrets::digests_match(&k.key_hash, &presented));
@@ -238,6 +246,7 @@ pub async fn exchange_api_key(
         name: account.name,
         roles: account.roles,
         must_change_password: false,
+        version,
     };
     Ok(Json(issue::start_session(&state, &principal, false).await?))
 }

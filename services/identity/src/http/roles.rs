@@ -12,10 +12,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{Page, PageQuery};
+use crate::domain::authority::{may_grant, Standing};
 use crate::domain::role::{Role, RoleCommand, RoleState};
 use crate::domain::{BuiltinRole, RoleId};
-use crate::error;
 use crate::state::AppState;
+use crate::{accounts, error, issue};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -87,22 +88,15 @@ pub struct RoleFilter {
     pub tenant_id: Option<TenantId>,
 }
 
-/// Nobody grants what they do not hold: roles assigned by a caller must exist in the tenant (or
-/// be built in), `Administrator` only by an administrator, and their rights within the caller's.
+/// What `roles` would make their holder, refused unless every role exists in the tenant (or is
+/// built in) and the caller may hand it out (`domain::authority::may_grant`).
 pub async fn ensure_grantable(
     state: &AppState,
     auth: &Auth,
     tenant: TenantId,
     roles: &[RoleId],
-) -> Result<(), ApiError> {
+) -> Result<Standing, ApiError> {
     for role in roles {
-        if BuiltinRole::from_id(*role) == Some(BuiltinRole::Administrator)
-            && !auth.is_administrator()
-        {
-            return Err(ApiError::forbidden(
-                "only an Administrator can grant the Administrator role",
-            ));
-        }
         if BuiltinRole::from_id(*role).is_none() {
             let loaded = state
                 .store
@@ -120,18 +114,22 @@ pub async fn ensure_grantable(
             }
         }
     }
-    let (granted, _) = crate::issue::rights_of(state, tenant, roles).await?;
-    ensure_within(auth, &granted)
+    let granted = accounts::standing(state, tenant, roles).await?;
+    may_grant(&accounts::caller(auth), &granted, "roles")?;
+    Ok(granted)
 }
 
-fn ensure_within(auth: &Auth, rights: &Rights) -> Result<(), ApiError> {
-    if auth.is_administrator() || auth.rights().contains(rights) {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden(
-            "you cannot grant rights you do not hold",
-        ))
-    }
+/// A role's holders get its rights: whoever defines them must hold them.
+fn ensure_within(auth: &Auth, rights: Rights) -> Result<(), ApiError> {
+    let standing = Standing {
+        rights,
+        ..Standing::default()
+    };
+    Ok(may_grant(
+        &accounts::caller(auth),
+        &standing,
+        "permissions",
+    )?)
 }
 
 async fn load_visible(state: &AppState, auth: &Auth, id: RoleId) -> Result<RoleState, ApiError> {
@@ -164,11 +162,13 @@ async fn run(
     command: RoleCommand,
 ) -> Result<Json<RoleView>, ApiError> {
     let meta = auth.metadata(tenant, Utc::now());
-    state
+    let stored = state
         .store
         .execute::<Role>(&id.to_string(), &meta, command, &[EventId::new()])
         .await
         .map_err(error::execute)?;
+    // Holders' tokens computed from the old rights stop working here at once.
+    issue::apply_locally(state, &stored);
     let role = state
         .store
         .load::<Role>(&id.to_string())
@@ -236,7 +236,7 @@ pub async fn create_role(
 ) -> Result<(StatusCode, Json<RoleView>), ApiError> {
     auth.require(Entity::Roles, Right::Create)?;
     let tenant = auth.target_tenant(request.tenant_id)?;
-    ensure_within(&auth, &Rights::from_permissions(&request.permissions))?;
+    ensure_within(&auth, Rights::from_permissions(&request.permissions))?;
     let id = RoleId::new();
     let command = RoleCommand::CreateRole {
         role_id: id,
@@ -268,8 +268,10 @@ pub async fn get_role(
         .ok_or_else(|| ApiError::not_found("not_found", "no such role"))
 }
 
+/// Edit a tenant's role. Tokens of its holders computed from the old rights stop working at
+/// once; their next refresh carries the new rights.
 #[utoipa::path(put, path = "/api/v1/roles/{id}", tag = "roles", security(("bearer" = [])), request_body = RoleRequest,
-    responses((status = 200, body = RoleView), (status = 404, body = ProblemDetails), (status = 422, body = ProblemDetails)))]
+    responses((status = 200, body = RoleView), (status = 403, body = ProblemDetails), (status = 404, body = ProblemDetails), (status = 422, body = ProblemDetails)))]
 pub async fn update_role(
     State(state): State<AppState>,
     auth: Auth,
@@ -281,7 +283,9 @@ pub async fn update_role(
         return Err(immutable());
     }
     let role = load_visible(&state, &auth, id).await?;
-    ensure_within(&auth, &Rights::from_permissions(&request.permissions))?;
+    // Both what the role grants now and what it will grant: nobody takes away what they lack.
+    ensure_within(&auth, role.rights())?;
+    ensure_within(&auth, Rights::from_permissions(&request.permissions))?;
     let command = RoleCommand::UpdateRole {
         name: request.name,
         description: request.description,
@@ -298,7 +302,7 @@ pub async fn update_role(
 }
 
 #[utoipa::path(delete, path = "/api/v1/roles/{id}", tag = "roles", security(("bearer" = [])),
-    responses((status = 204), (status = 404, body = ProblemDetails), (status = 422, body = ProblemDetails)))]
+    responses((status = 204), (status = 403, body = ProblemDetails), (status = 404, body = ProblemDetails), (status = 422, body = ProblemDetails)))]
 pub async fn delete_role(
     State(state): State<AppState>,
     auth: Auth,
@@ -309,8 +313,9 @@ pub async fn delete_role(
         return Err(immutable());
     }
     let role = load_visible(&state, &auth, id).await?;
+    ensure_within(&auth, role.rights())?;
     let meta = auth.metadata(role.tenant_id.unwrap_or_default(), Utc::now());
-    state
+    let stored = state
         .store
         .execute::<Role>(
             &id.to_string(),
@@ -320,5 +325,6 @@ pub async fn delete_role(
         )
         .await
         .map_err(error::execute)?;
+    issue::apply_locally(&state, &stored);
     Ok(StatusCode::NO_CONTENT)
 }

@@ -15,6 +15,8 @@ use uuid::Uuid;
 
 use super::roles::ensure_grantable;
 use super::{Page, PageQuery};
+use crate::accounts::{self, Check};
+use crate::domain::authority::AccountAction;
 use crate::domain::service_account::{ServiceAccount, ServiceAccountCommand, ServiceAccountState};
 use crate::domain::RoleId;
 use crate::state::AppState;
@@ -24,6 +26,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_accounts, create_account))
         .routes(routes!(get_account, delete_account))
+        .routes(routes!(set_account_roles))
         .routes(routes!(issue_key))
         .routes(routes!(revoke_key))
 }
@@ -198,37 +201,70 @@ pub async fn get_account(
         .ok_or_else(|| ApiError::not_found("not_found", "no such service account"))
 }
 
+/// Delete a service account; its tokens stop working. Refused for an account holding rights
+/// the caller lacks (403 `account_outranks_caller`).
 #[utoipa::path(delete, path = "/api/v1/service-accounts/{id}", tag = "service-accounts", security(("bearer" = [])),
-    responses((status = 204), (status = 404, body = ProblemDetails)))]
+    responses((status = 204), (status = 403, body = ProblemDetails), (status = 404, body = ProblemDetails), (status = 422, body = ProblemDetails)))]
 pub async fn delete_account(
     State(state): State<AppState>,
     auth: Auth,
     Path(id): Path<ActorId>,
 ) -> Result<StatusCode, ApiError> {
     auth.require(Entity::Users, Right::Delete)?;
-    let account = load_visible(&state, &auth, id).await?;
-    run(
-        &state,
-        &auth,
-        id,
-        account.tenant_id.unwrap_or_default(),
-        ServiceAccountCommand::DeleteServiceAccount,
-    )
-    .await?;
+    let check = Check::Act(AccountAction::Delete);
+    let command = ServiceAccountCommand::DeleteServiceAccount;
+    accounts::act::<ServiceAccount>(&state, &auth, id, check, command).await?;
     super::user_actions::revoke_sessions(&state, &auth, id, "service_account_deleted").await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Issue a new API key; the key is in this response only.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetAccountRolesRequest {
+    #[schema(value_type = Vec<String>)]
+    pub roles: Vec<RoleId>,
+}
+
+/// Set a service account's roles. The caller must hold both the rights the account holds now
+/// and the ones the roles grant (403). Tokens with the old rights stop working at once; a new
+/// key exchange carries the new rights.
+#[utoipa::path(put, path = "/api/v1/service-accounts/{id}/roles", tag = "service-accounts", security(("bearer" = [])), request_body = SetAccountRolesRequest,
+    responses((status = 200, body = ServiceAccountView), (status = 403, body = ProblemDetails), (status = 404, body = ProblemDetails), (status = 422, body = ProblemDetails)))]
+pub async fn set_account_roles(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<ActorId>,
+    Json(request): Json<SetAccountRolesRequest>,
+) -> Result<Json<ServiceAccountView>, ApiError> {
+    auth.require(Entity::Users, Right::Manage)?;
+    // The account first (outranked?), then what is granted.
+    let account = accounts::authorize::<ServiceAccount>(
+        &state,
+        &auth,
+        id,
+        Check::Act(AccountAction::SetRoles),
+    )
+    .await?;
+    let tenant = account.state.tenant_id.unwrap_or_default();
+    let granted = ensure_grantable(&state, &auth, tenant, &request.roles).await?;
+    let command = ServiceAccountCommand::SetServiceAccountRoles {
+        roles: request.roles,
+    };
+    let check = Check::SetRoles(granted);
+    let account = accounts::act::<ServiceAccount>(&state, &auth, id, check, command).await?;
+    shown(account)
+}
+
+/// Issue a new API key; the key is in this response only. Refused for an account holding
+/// rights the caller lacks (403 `account_outranks_caller`).
 #[utoipa::path(post, path = "/api/v1/service-accounts/{id}/api-keys", tag = "service-accounts", security(("bearer" = [])),
-    responses((status = 201, body = IssuedApiKey), (status = 404, body = ProblemDetails)))]
+    responses((status = 201, body = IssuedApiKey), (status = 403, body = ProblemDetails), (status = 404, body = ProblemDetails)))]
 pub async fn issue_key(
     State(state): State<AppState>,
     auth: Auth,
     Path(id): Path<ActorId>,
 ) -> Result<(StatusCode, Json<IssuedApiKey>), ApiError> {
     auth.require(Entity::Users, Right::Manage)?;
-    let account = load_visible(&state, &auth, id).await?;
     let key_id = Uuid::now_v7();
     let (api_key, key_hash) = secrets::api_key(id, key_id);
     let command = ServiceAccountCommand::IssueApiKey {
@@ -236,36 +272,31 @@ pub async fn issue_key(
         key_hash,
         issued_at: Utc::now(),
     };
-    run(
-        &state,
-        &auth,
-        id,
-        account.tenant_id.unwrap_or_default(),
-        command,
-    )
-    .await?;
+    let check = Check::Act(AccountAction::IssueApiKey);
+    accounts::act::<ServiceAccount>(&state, &auth, id, check, command).await?;
     Ok((StatusCode::CREATED, Json(IssuedApiKey { key_id, api_key })))
 }
 
+/// Revoke an API key. Refused for an account holding rights the caller lacks (403
+/// `account_outranks_caller`).
 #[utoipa::path(delete, path = "/api/v1/service-accounts/{id}/api-keys/{key_id}", tag = "service-accounts", security(("bearer" = [])),
-    responses((status = 204), (status = 404, body = ProblemDetails)))]
+    responses((status = 204), (status = 403, body = ProblemDetails), (status = 404, body = ProblemDetails)))]
 pub async fn revoke_key(
     State(state): State<AppState>,
     auth: Auth,
     Path((id, key_id)): Path<(Uuid, Uuid)>,
 ) -> Result<StatusCode, ApiError> {
-    let id = ActorId(id);
     auth.require(Entity::Users, Right::Manage)?;
-    let account = load_visible(&state, &auth, id).await?;
-    run(
-        &state,
-        &auth,
-        id,
-        account.tenant_id.unwrap_or_default(),
-        ServiceAccountCommand::RevokeApiKey { key_id },
-    )
-    .await?;
+    let check = Check::Act(AccountAction::RevokeApiKey);
+    let command = ServiceAccountCommand::RevokeApiKey { key_id };
+    accounts::act::<ServiceAccount>(&state, &auth, ActorId(id), check, command).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+fn shown(account: ServiceAccountState) -> Result<Json<ServiceAccountView>, ApiError> {
+    ServiceAccountView::from_state(account)
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("not_found", "no such service account"))
 }
 
 redacted_debug!(IssuedApiKey);

@@ -13,8 +13,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::roles::ensure_grantable;
-use super::users::{load_visible, run, view, UserView};
-use crate::domain::user::{check_password_policy, UserCommand};
+use super::users::{load_visible, run, UserView};
+use crate::accounts::{self, Check};
+use crate::domain::authority::AccountAction;
+use crate::domain::user::{check_password_policy, User, UserCommand, UserState};
 use crate::domain::RoleId;
 use crate::state::AppState;
 use crate::{error, password};
@@ -43,54 +45,43 @@ pub struct ChangePasswordRequest {
     pub new_password: String,
 }
 
+/// Block a user: its sessions end and its tokens stop working. Refused for one's own account
+/// (422 `cannot_block_self`), for an account holding rights the caller lacks (403
+/// `account_outranks_caller`) and for the last administrator of its tenant or of the
+/// installation (409).
 #[utoipa::path(post, path = "/api/v1/users/{id}/block", tag = "users", security(("bearer" = [])),
-    responses((status = 200, body = UserView), (status = 404, body = ProblemDetails)))]
+    responses((status = 200, body = UserView), (status = 403, body = ProblemDetails), (status = 404, body = ProblemDetails), (status = 409, body = ProblemDetails), (status = 422, body = ProblemDetails)))]
 pub async fn block_user(
     State(state): State<AppState>,
     auth: Auth,
     Path(id): Path<ActorId>,
 ) -> Result<Json<UserView>, ApiError> {
     auth.require(Entity::Users, Right::Manage)?;
-    let user = load_visible(&state, &auth, id).await?;
-    if id == auth.actor().id {
-        return Err(
-            Rejection::new("cannot_block_self", "you cannot block your own account").into(),
-        );
-    }
-    run(
-        &state,
-        &auth,
-        id,
-        user.tenant_id.unwrap_or_default(),
-        UserCommand::BlockUser,
-    )
-    .await?;
+    let check = Check::Act(AccountAction::Block);
+    let user = accounts::act::<User>(&state, &auth, id, check, UserCommand::BlockUser).await?;
     revoke_sessions(&state, &auth, id, "user_blocked").await?;
-    view(&state, id).await
+    shown(user)
 }
 
 #[utoipa::path(post, path = "/api/v1/users/{id}/unblock", tag = "users", security(("bearer" = [])),
-    responses((status = 200, body = UserView), (status = 404, body = ProblemDetails)))]
+    responses((status = 200, body = UserView), (status = 403, body = ProblemDetails), (status = 404, body = ProblemDetails)))]
 pub async fn unblock_user(
     State(state): State<AppState>,
     auth: Auth,
     Path(id): Path<ActorId>,
 ) -> Result<Json<UserView>, ApiError> {
     auth.require(Entity::Users, Right::Manage)?;
-    let user = load_visible(&state, &auth, id).await?;
-    run(
-        &state,
-        &auth,
-        id,
-        user.tenant_id.unwrap_or_default(),
-        UserCommand::UnblockUser,
-    )
-    .await?;
-    view(&state, id).await
+    let check = Check::Act(AccountAction::Unblock);
+    let user = accounts::act::<User>(&state, &auth, id, check, UserCommand::UnblockUser).await?;
+    shown(user)
 }
 
+/// Set a user's roles. The caller must hold both the rights the user holds now and the ones
+/// the roles grant (403 `account_outranks_caller`, `rights_not_held`,
+/// `administrator_role_reserved`); nobody demotes themselves (422 `cannot_demote_self`) or the
+/// last administrator (409). The user's tokens with the old rights stop working at once.
 #[utoipa::path(put, path = "/api/v1/users/{id}/roles", tag = "users", security(("bearer" = [])), request_body = SetRolesRequest,
-    responses((status = 200, body = UserView), (status = 403, body = ProblemDetails), (status = 404, body = ProblemDetails)))]
+    responses((status = 200, body = UserView), (status = 403, body = ProblemDetails), (status = 404, body = ProblemDetails), (status = 409, body = ProblemDetails), (status = 422, body = ProblemDetails)))]
 pub async fn set_roles(
     State(state): State<AppState>,
     auth: Auth,
@@ -98,26 +89,23 @@ pub async fn set_roles(
     Json(request): Json<SetRolesRequest>,
 ) -> Result<Json<UserView>, ApiError> {
     auth.require(Entity::Users, Right::Manage)?;
-    let user = load_visible(&state, &auth, id).await?;
-    let tenant = user.tenant_id.unwrap_or_default();
-    ensure_grantable(&state, &auth, tenant, &request.roles).await?;
-    run(
-        &state,
-        &auth,
-        id,
-        tenant,
-        UserCommand::SetRoles {
-            roles: request.roles,
-        },
-    )
-    .await?;
-    view(&state, id).await
+    // The account first (outranked?), then what is granted.
+    let user =
+        accounts::authorize::<User>(&state, &auth, id, Check::Act(AccountAction::SetRoles)).await?;
+    let tenant = user.state.tenant_id.unwrap_or_default();
+    let granted = ensure_grantable(&state, &auth, tenant, &request.roles).await?;
+    let command = UserCommand::SetRoles {
+        roles: request.roles,
+    };
+    let user = accounts::act::<User>(&state, &auth, id, Check::SetRoles(granted), command).await?;
+    shown(user)
 }
 
-/// Change one's own password (with the current one), or reset another user's (`users:manage`;
-/// the user must then change it at next login).
+/// Change one's own password (with the current one), or reset another user's (`users:manage`,
+/// and every right the user holds: 403 `account_outranks_caller`); a reset user must change
+/// the password at next login, and its sessions end.
 #[utoipa::path(post, path = "/api/v1/users/{id}/password", tag = "users", security(("bearer" = [])), request_body = ChangePasswordRequest,
-    responses((status = 204), (status = 403, body = ProblemDetails), (status = 422, body = ProblemDetails)))]
+    responses((status = 204), (status = 403, body = ProblemDetails), (status = 404, body = ProblemDetails), (status = 422, body = ProblemDetails)))]
 pub async fn change_password(
     State(state): State<AppState>,
     auth: Auth,
@@ -125,10 +113,13 @@ pub async fn change_password(
     Json(request): Json<ChangePasswordRequest>,
 ) -> Result<StatusCode, ApiError> {
     let own = id == auth.actor().id;
-    if !own {
+    let check = Check::Act(AccountAction::ResetPassword);
+    if own {
+        load_visible(&state, &auth, id).await?;
+    } else {
         auth.require(Entity::Users, Right::Manage)?;
+        accounts::authorize::<User>(&state, &auth, id, check).await?;
     }
-    let user = load_visible(&state, &auth, id).await?;
     check_password_policy("new_password", &request.new_password)?;
     if own {
         let current = request.current_password.unwrap_or_default();
@@ -156,17 +147,30 @@ pub async fn change_password(
     password::store_hash(&state.pool, id, &hash)
         .await
         .map_err(error::password)?;
-    run(
-        &state,
-        &auth,
-        id,
-        user.tenant_id.unwrap_or_default(),
-        UserCommand::ChangePassword {
-            must_change_password: !own,
-        },
-    )
-    .await?;
+    let command = UserCommand::ChangePassword {
+        must_change_password: !own,
+    };
+    if own {
+        let user = load_visible(&state, &auth, id).await?;
+        run(
+            &state,
+            &auth,
+            id,
+            user.tenant_id.unwrap_or_default(),
+            command,
+        )
+        .await?;
+    } else {
+        accounts::act::<User>(&state, &auth, id, check, command).await?;
+        revoke_sessions(&state, &auth, id, "password_reset").await?;
+    }
     Ok(StatusCode::NO_CONTENT)
+}
+
+fn shown(user: UserState) -> Result<Json<UserView>, ApiError> {
+    UserView::from_state(user)
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("not_found", "no such user"))
 }
 
 /// Revokes the actor's open sessions known to the read model; sessions it has not seen yet are

@@ -13,6 +13,8 @@ use utoipa_axum::routes;
 
 use super::roles::ensure_grantable;
 use super::{Page, PageQuery};
+use crate::accounts::{self, Check};
+use crate::domain::authority::AccountAction;
 use crate::domain::user::{check_login, check_password_policy, User, UserCommand, UserState};
 use crate::domain::RoleId;
 use crate::state::AppState;
@@ -39,7 +41,7 @@ pub struct UserView {
 }
 
 impl UserView {
-    fn from_state(state: UserState) -> Option<Self> {
+    pub(super) fn from_state(state: UserState) -> Option<Self> {
         Some(Self {
             id: state.id?,
             tenant_id: state.tenant_id?,
@@ -260,7 +262,7 @@ pub async fn get_user(
 }
 
 #[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", security(("bearer" = [])), request_body = UpdateUserRequest,
-    responses((status = 200, body = UserView), (status = 404, body = ProblemDetails)))]
+    responses((status = 200, body = UserView), (status = 403, body = ProblemDetails), (status = 404, body = ProblemDetails)))]
 pub async fn update_user(
     State(state): State<AppState>,
     auth: Auth,
@@ -268,31 +270,30 @@ pub async fn update_user(
     Json(request): Json<UpdateUserRequest>,
 ) -> Result<Json<UserView>, ApiError> {
     auth.require(Entity::Users, Right::Edit)?;
-    let user = load_visible(&state, &auth, id).await?;
-    run(
-        &state,
-        &auth,
-        id,
-        user.tenant_id.unwrap_or_default(),
-        UserCommand::UpdateUser {
-            display_name: request.display_name,
-        },
-    )
-    .await?;
-    view(&state, id).await
+    let command = UserCommand::UpdateUser {
+        display_name: request.display_name,
+    };
+    let user =
+        accounts::act::<User>(&state, &auth, id, Check::Act(AccountAction::Edit), command).await?;
+    UserView::from_state(user)
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("not_found", "no such user"))
 }
 
+/// Delete a user. Refused for one's own account (422 `cannot_delete_self`), for an account
+/// holding rights the caller lacks (403 `account_outranks_caller`) and for the last
+/// administrator of its tenant or of the installation (409).
 #[utoipa::path(delete, path = "/api/v1/users/{id}", tag = "users", security(("bearer" = [])),
-    responses((status = 204), (status = 404, body = ProblemDetails)))]
+    responses((status = 204), (status = 403, body = ProblemDetails), (status = 404, body = ProblemDetails), (status = 409, body = ProblemDetails), (status = 422, body = ProblemDetails)))]
 pub async fn delete_user(
     State(state): State<AppState>,
     auth: Auth,
     Path(id): Path<ActorId>,
 ) -> Result<StatusCode, ApiError> {
     auth.require(Entity::Users, Right::Delete)?;
-    let user = load_visible(&state, &auth, id).await?;
+    let check = Check::Act(AccountAction::Delete);
+    let user = accounts::act::<User>(&state, &auth, id, check, UserCommand::DeleteUser).await?;
     let tenant = user.tenant_id.unwrap_or_default();
-    run(&state, &auth, id, tenant, UserCommand::DeleteUser).await?;
     super::user_actions::revoke_sessions(&state, &auth, id, "user_deleted").await?;
     // The login becomes free for a new account.
     let meta = auth.metadata(tenant, Utc::now());

@@ -86,6 +86,8 @@ pub fn test_config(nats: &NatsServer, db: &TestDatabase) -> IdentityConfig {
         parallelism: 1,
         max_concurrent: 4,
     };
+    // A first throttling delay no test outruns on a busy machine (the growth is unit-tested).
+    config.service.throttle.first_delay_secs = 60;
     config
 }
 
@@ -207,6 +209,61 @@ impl TestApp {
     ) -> String {
         let body = json!({"name": name, "permissions": rights.permissions(), "tenant_id": tenant});
         self.admin("POST", "/api/v1/roles", Some(body)).await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// A service account in `tenant` with `roles`.
+    pub async fn create_service_account(
+        &self,
+        tenant: &str,
+        name: &str,
+        roles: &[String],
+    ) -> String {
+        let body = json!({"name": name, "roles": roles, "tenant_id": tenant});
+        self.admin("POST", "/api/v1/service-accounts", Some(body))
+            .await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// A fresh API key of `account`: its id and the key itself.
+    pub async fn issue_key(&self, account: &str) -> (String, String) {
+        let path = format!("/api/v1/service-accounts/{account}/api-keys");
+        let issued = self.admin("POST", &path, None).await;
+        (
+            issued["key_id"].as_str().unwrap().to_owned(),
+            issued["api_key"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// Exchanges an API key for an access token (panics unless 200).
+    pub async fn exchange(&self, api_key: &str) -> String {
+        let response = self
+            .client
+            .post(self.url("/api/v1/auth/token"))
+            .json(&json!({"api_key": api_key}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "API key exchange");
+        let tokens: Value = response.json().await.unwrap();
+        tokens["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// An access token of `login` in tenant `tenant_name` (password [`USER_PASSWORD`]).
+    pub async fn token_of(&self, tenant_name: &str, login: &str) -> String {
+        self.login(Some(tenant_name), login, USER_PASSWORD).await["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// An access token of `login` in the installation's first tenant.
+    pub async fn token_of_default(&self, login: &str) -> String {
+        self.login(None, login, USER_PASSWORD).await["access_token"]
             .as_str()
             .unwrap()
             .to_owned()

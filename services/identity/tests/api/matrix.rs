@@ -38,6 +38,7 @@ const ROWS: &[Row] = &[
     row!(POST "/api/v1/service-accounts", Users:Create, r#"{"name":"sa{unique}","tenant_id":"{tenant}"}"#),
     row!(GET "/api/v1/service-accounts/{account}", Users:View),
     row!(DELETE "/api/v1/service-accounts/{victim_account}", Users:Delete),
+    row!(PUT "/api/v1/service-accounts/{account}/roles", Users:Manage, r#"{"roles":[]}"#),
     row!(POST "/api/v1/service-accounts/{account}/api-keys", Users:Manage),
     row!(DELETE "/api/v1/service-accounts/{account}/api-keys/{key}", Users:Manage),
     row!(GET "/api/v1/audit/events", Users:Manage),
