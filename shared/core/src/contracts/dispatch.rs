@@ -14,6 +14,9 @@ use crate::ids::{
 use crate::training::{Architecture, Augmentation, TechnicalParameters};
 
 /// One order on `dispatch.<machine_id>`.
+// A start order is large and a stop order small; orders are decoded one at a time, so boxing
+// would only make them clumsier to build.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "order", rename_all = "snake_case")]
 pub enum DispatchOrder {
