@@ -205,7 +205,13 @@ impl Auth {
         }
     }
 
-    /// Envelope metadata for a command issued by this caller in `tenant`.
+    /// Envelope metadata for a command this caller issues now in `tenant`, stamped with the
+    /// command clock (`trainyard_platform::command::now`).
+    pub fn metadata_now(&self, tenant: TenantId) -> Metadata {
+        self.metadata(tenant, trainyard_platform::command::now())
+    }
+
+    /// Envelope metadata for a command issued by this caller in `tenant` at `now`.
     pub fn metadata(&self, tenant: TenantId, now: DateTime<Utc>) -> Metadata {
         Metadata {
             tenant_id: tenant,

@@ -305,6 +305,11 @@ impl TestIssuer {
         verifier
     }
 
+    /// A service's authentication that trusts this issuer (and follows revocations as usual).
+    pub fn authentication(&self) -> crate::Authentication {
+        crate::Authentication::new(self.verifier(), std::time::Duration::from_secs(3600))
+    }
+
     /// Claims of a fresh user of `tenant` holding `rights`, valid for an hour.
     pub fn claims(&self, tenant: TenantId, rights: Rights, admin: bool) -> Claims {
         let now = Utc::now().timestamp();

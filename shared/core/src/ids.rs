@@ -1,5 +1,9 @@
 //! Typed identifiers. Every id is a UUID v7 (time-ordered, so indexes stay append-friendly) wrapped
 //! in its own type so that a tenant id can never be passed where an actor id is expected.
+//!
+//! `Default` is the nil id (what a state holds before its creation event), never a fresh one: a
+//! new id is always asked for by name (`TenantId::new()`), at the edge. With the `utoipa` feature
+//! every id is an OpenAPI schema of its own (a UUID string), so API types use ids as they are.
 
 use std::fmt;
 use std::str::FromStr;
@@ -31,11 +35,14 @@ macro_rules! typed_id {
             }
         }
 
+        /// The nil id, never a fresh one.
         impl Default for $name {
             fn default() -> Self {
-                Self::new()
+                Self(::uuid::Uuid::nil())
             }
         }
+
+        $crate::__id_schema!($name);
 
         impl ::std::fmt::Display for $name {
             fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
@@ -77,20 +84,56 @@ typed_id!(
     EventId
 );
 
+/// The OpenAPI schema of an id: a UUID string, named after the id type.
+#[cfg(feature = "utoipa")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __id_schema {
+    ($name:ident) => {
+        impl $crate::__utoipa::PartialSchema for $name {
+            fn schema(
+            ) -> $crate::__utoipa::openapi::RefOr<$crate::__utoipa::openapi::schema::Schema> {
+                $crate::ids::uuid_schema()
+            }
+        }
+
+        impl $crate::__utoipa::ToSchema for $name {
+            fn name() -> ::std::borrow::Cow<'static, str> {
+                ::std::borrow::Cow::Borrowed(stringify!($name))
+            }
+        }
+    };
+}
+
+/// Without the `utoipa` feature ids have no OpenAPI schema.
+#[cfg(not(feature = "utoipa"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __id_schema {
+    ($name:ident) => {};
+}
+
+/// `{"type": "string", "format": "uuid"}`.
+#[cfg(feature = "utoipa")]
+pub fn uuid_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)))
+        .into()
+}
+
 /// Groups every event caused, directly or not, by one external request.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(transparent)]
 pub struct CorrelationId(pub Uuid);
 
+// No `Default`: it would have to be either random or a shared nil, and both hide a missing one.
+#[allow(clippy::new_without_default)]
 impl CorrelationId {
+    /// A fresh correlation: one per external request or timer.
     pub fn new() -> Self {
         Self(Uuid::now_v7())
-    }
-}
-
-impl Default for CorrelationId {
-    fn default() -> Self {
-        Self::new()
     }
 }
 
@@ -126,6 +169,12 @@ mod tests {
         let back: TenantId = serde_json::from_str(&json).unwrap();
         assert_eq!(back, id);
         assert_eq!(id.to_string().parse::<TenantId>().unwrap(), id);
+    }
+
+    #[test]
+    fn the_default_id_is_nil_not_a_fresh_one() {
+        assert_eq!(TenantId::default(), TenantId(Uuid::nil()));
+        assert_eq!(TenantId::default(), TenantId::default());
     }
 
     #[test]

@@ -11,6 +11,11 @@ pub mod ids;
 pub mod names;
 pub mod training;
 
+/// For the id schemas `typed_id!` expands to in other crates.
+#[cfg(feature = "utoipa")]
+#[doc(hidden)]
+pub use utoipa as __utoipa;
+
 pub use aggregate::{Aggregate, AggregateState, DomainEvent};
 pub use envelope::{
     Actor, ActorKind, EventEnvelope, Metadata, StoredEvent, ENVELOPE_SCHEMA_VERSION,

@@ -1,7 +1,8 @@
 //! What a training template says about training: augmentation, architecture and the technical
 //! parameters, with the reference product's defaults and the bounds every service enforces. The
-//! template service stores these, the scheduler pins them into a process, and the worker turns
-//! them into an engine configuration, so they live here, free of IO and of libtorch.
+//! template service stores these, the scheduler pins them into a process, the worker hands them
+//! to the engine, and the engine trains with them, so this is their one home, free of IO and of
+//! libtorch. Each choice is spelled on the wire as its snake_case name (`resnet18`, `adamw`).
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -10,6 +11,7 @@ use crate::error::Rejection;
 
 /// How the training set is artificially extended (Искусственно расширить датасет).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Augmentation {
     /// нет
@@ -21,19 +23,22 @@ pub enum Augmentation {
     RotationsExposureNoise,
 }
 
-/// An architecture of the engine's model zoo.
+/// An architecture of the engine's model zoo. (Named `ArchitectureName` in the OpenAPI
+/// documents, as it was before it moved here.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema), schema(as = ArchitectureName))]
 #[serde(rename_all = "snake_case")]
 pub enum Architecture {
-    /// A small CNN for document pages.
+    /// A small CNN for document pages, quick on a CPU.
     #[default]
     Base,
-    /// A ResNet-18-class network.
+    /// A ResNet-18-class network, for GPUs.
     Resnet18,
 }
 
 /// Where training runs. `cuda` falls back to the CPU when the machine has no usable GPU.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Device {
     #[default]
@@ -41,12 +46,73 @@ pub enum Device {
     Cpu,
 }
 
+/// The optimizer training steps with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Optimizer {
     #[default]
     Adamw,
     Sgd,
+}
+
+/// The wire name of each choice, its parsing (for command lines and query strings) and the full
+/// list, for every enum of the vocabulary.
+macro_rules! choices {
+    ($($ty:ident { $($variant:ident => $name:literal),+ $(,)? })+) => {$(
+        impl $ty {
+            /// Every choice, in the order documents list them.
+            pub const ALL: &'static [$ty] = &[$($ty::$variant),+];
+
+            /// The name on the wire, e.g. in JSON and on command lines.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($ty::$variant => $name),+
+                }
+            }
+        }
+
+        impl std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl std::str::FromStr for $ty {
+            type Err = UnknownChoice;
+            fn from_str(text: &str) -> Result<Self, UnknownChoice> {
+                $ty::ALL
+                    .iter()
+                    .copied()
+                    .find(|choice| choice.as_str() == text)
+                    .ok_or_else(|| UnknownChoice {
+                        what: stringify!($ty),
+                        given: text.to_owned(),
+                        known: $ty::ALL.iter().map(|c| c.as_str()).collect(),
+                    })
+            }
+        }
+    )+};
+}
+
+choices! {
+    Augmentation {
+        None => "none",
+        ExposureNoise => "exposure_noise",
+        RotationsExposureNoise => "rotations_exposure_noise",
+    }
+    Architecture { Base => "base", Resnet18 => "resnet18" }
+    Device { Cuda => "cuda", Cpu => "cpu" }
+    Optimizer { Adamw => "adamw", Sgd => "sgd" }
+}
+
+/// A name that is none of a vocabulary's choices.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {} `{given}` ({})", what.to_lowercase(), known.join(", "))]
+pub struct UnknownChoice {
+    pub what: &'static str,
+    pub given: String,
+    pub known: Vec<&'static str>,
 }
 
 /// Stop when test accuracy has not improved for `patience_epochs` epochs.
@@ -184,6 +250,34 @@ mod tests {
         let p: TechnicalParameters = serde_json::from_str(r#"{"batch_size": 64}"#).unwrap();
         assert_eq!(p.batch_size, 64);
         assert_eq!(p.max_iterations, 1000);
+    }
+
+    #[test]
+    fn wire_names_are_the_serde_names_and_parse_back() {
+        fn check<T>(all: &[T])
+        where
+            T: Copy
+                + Serialize
+                + std::fmt::Display
+                + std::str::FromStr
+                + PartialEq
+                + std::fmt::Debug,
+        {
+            for choice in all {
+                let json = serde_json::to_value(choice).unwrap();
+                assert_eq!(json, serde_json::Value::String(choice.to_string()));
+                assert_eq!(choice.to_string().parse::<T>().ok(), Some(*choice));
+            }
+        }
+        check(Augmentation::ALL);
+        check(Architecture::ALL);
+        check(Device::ALL);
+        check(Optimizer::ALL);
+        let unknown = "vgg".parse::<Architecture>().unwrap_err();
+        assert_eq!(
+            unknown.to_string(),
+            "unknown architecture `vgg` (base, resnet18)"
+        );
     }
 
     #[test]

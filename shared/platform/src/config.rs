@@ -3,8 +3,12 @@
 //! Layers, later ones winning: the service type's `Default` → an optional TOML file (named by
 //! `--config <path>` or `TRAINYARD_CONFIG`) → environment variables with the `TRAINYARD_` prefix,
 //! where `__` nests (`TRAINYARD_POSTGRES__URL` sets `postgres.url`). The shared sections
-//! ([`CommonConfig`]) are spelled the same in every service; a service adds its own top-level keys
-//! through a [`ServiceConfig`] type.
+//! ([`CommonConfig`]: `nats`, `postgres`, `http`, `telemetry`) are top-level and read by every
+//! service; a service's own keys live in its namespace, a table named after it
+//! ([`ServiceConfig::NAMESPACE`]): `[template.datasets]` in the file,
+//! `TRAINYARD_TEMPLATE__DATASETS__WORK_DIR` in the environment. So one file and one environment
+//! configure every service of the single-process binary without collisions.
+//! `docs/configuration.md` lists every key.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -185,10 +189,17 @@ impl CommonConfig {
     }
 }
 
-/// A service's own keys, top-level next to the shared sections (so they must not be named
-/// `nats`, `postgres`, `http` or `telemetry`). Extracted separately from [`CommonConfig`] rather
-/// than flattened into it, because flattening loses which key and layer a bad value came from.
+/// Names no namespace may take: the shared sections and the file-naming variable.
+pub const RESERVED_NAMESPACES: &[&str] = &["nats", "postgres", "http", "telemetry", "config"];
+
+/// A service's own keys, in the table [`ServiceConfig::NAMESPACE`] next to the shared sections.
+/// Extracted separately from [`CommonConfig`] rather than flattened into it, because flattening
+/// loses which key and layer a bad value came from.
 pub trait ServiceConfig: Serialize + DeserializeOwned + Default {
+    /// The service's table: lowercase, one word, not one of [`RESERVED_NAMESPACES`]. Empty
+    /// means top-level keys (only for services that have not moved into a namespace yet).
+    const NAMESPACE: &'static str = "";
+
     /// The service's own rules, checked after the shared ones.
     fn validate(&self) -> Result<(), ConfigError> {
         Ok(())
@@ -217,8 +228,16 @@ pub fn load<S: ServiceConfig>() -> Result<Config<S>, ConfigError> {
 
 /// Loads the configuration with an explicit file layer (none: defaults and environment only).
 pub fn load_from<S: ServiceConfig>(file: Option<&Path>) -> Result<Config<S>, ConfigError> {
-    let mut figment = Figment::from(Serialized::defaults(CommonConfig::default()))
-        .merge(Serialized::defaults(S::default()));
+    let namespace = S::NAMESPACE;
+    if RESERVED_NAMESPACES.contains(&namespace) || namespace.contains(['.', '_', ' ']) {
+        return Err(ConfigError::invalid(namespace, "is not a usable namespace"));
+    }
+    let defaults = if namespace.is_empty() {
+        Serialized::defaults(S::default())
+    } else {
+        Serialized::default(namespace, S::default())
+    };
+    let mut figment = Figment::from(Serialized::defaults(CommonConfig::default())).merge(defaults);
     if let Some(path) = file {
         if !path.is_file() {
             return Err(ConfigError::MissingFile(path.to_owned()));
@@ -229,8 +248,19 @@ pub fn load_from<S: ServiceConfig>(file: Option<&Path>) -> Result<Config<S>, Con
     let figment = figment.merge(Env::prefixed(ENV_PREFIX).split("__").ignore(&["config"]));
     let common: CommonConfig = figment.extract().map_err(Box::new)?;
     common.validate()?;
-    let service: S = figment.extract().map_err(Box::new)?;
-    service.validate()?;
+    let service: S = if namespace.is_empty() {
+        figment.extract()
+    } else {
+        figment.extract_inner(namespace)
+    }
+    .map_err(Box::new)?;
+    service.validate().map_err(|error| match error {
+        ConfigError::Invalid { key, reason } if !namespace.is_empty() => ConfigError::Invalid {
+            key: format!("{namespace}.{key}"),
+            reason,
+        },
+        other => other,
+    })?;
     Ok(Config { common, service })
 }
 

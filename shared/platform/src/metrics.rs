@@ -1,7 +1,7 @@
 //! The service's Prometheus registry and the metrics every service shares: HTTP request duration
-//! by route/method/status, events applied by each projection, and projection lag. Services
-//! register their own metrics (queue depth, images/s, …) on the same registry through
-//! [`Metrics::register`], so `/metrics` shows everything in one scrape.
+//! by route/method/status, events applied by each projection, projection lag, and the outcomes of
+//! work consumers. Services register their own metrics (queue depth, images/s, …) on the same
+//! registry through [`Metrics::register`], so `/metrics` shows everything in one scrape.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -28,6 +28,13 @@ pub struct ProjectionLabels {
     pub projection: String,
 }
 
+/// Labels of a work consumer's outcome count (`done`, `retry`, `parked`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WorkLabels {
+    pub work: String,
+    pub outcome: String,
+}
+
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 fn latency_histogram() -> Histogram {
@@ -43,6 +50,7 @@ pub struct Metrics {
     pub events_applied: Family<ProjectionLabels, Counter>,
     pub projection_lag: Family<ProjectionLabels, Gauge>,
     pub projection_checkpoint: Family<ProjectionLabels, Gauge>,
+    pub work_outcomes: Family<WorkLabels, Counter>,
 }
 
 impl Metrics {
@@ -73,12 +81,19 @@ impl Metrics {
             "Stream sequence of the last event a projection committed",
             projection_checkpoint.clone(),
         );
+        let work_outcomes = Family::<WorkLabels, Counter>::default();
+        registry.register(
+            "work_messages",
+            "Messages a work consumer settled, by outcome",
+            work_outcomes.clone(),
+        );
         Arc::new(Self {
             registry: Mutex::new(registry),
             http_request_duration,
             events_applied,
             projection_lag,
             projection_checkpoint,
+            work_outcomes,
         })
     }
 

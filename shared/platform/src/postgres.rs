@@ -1,6 +1,7 @@
 //! PostgreSQL access: a `deadpool` pool built from a URL, the per-service schema and its
-//! migrations (see [`migrate`]). Each service owns exactly one schema; nothing else writes to it.
+//! migrations (see [`migrate`]), and list queries that name only the filters set ([`Filters`]). Each service owns exactly one schema; nothing else writes to it.
 
+mod filters;
 mod migrate;
 
 use std::str::FromStr;
@@ -10,6 +11,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, 
 use tokio_postgres::NoTls;
 
 pub use deadpool_postgres::{Object as Client, Transaction};
+pub use filters::{Filters, Window};
 pub use migrate::{migrate, Migration};
 
 /// Why PostgreSQL could not be used.

@@ -1,5 +1,6 @@
 //! Configuration layering: defaults < TOML file < `TRAINYARD_` environment, with `__` nesting,
-//! service-specific keys next to the shared sections, and validation errors that name the key.
+//! each service's keys in its own namespace next to the shared sections, and validation errors
+//! that name the key.
 
 // figment's `Jail` closures must return `figment::Error` by value; its size is figment's choice.
 #![allow(clippy::result_large_err)]
@@ -29,6 +30,8 @@ impl Default for SchedulerKeys {
 type SchedulerConfig = Config<SchedulerKeys>;
 
 impl ServiceConfig for SchedulerKeys {
+    const NAMESPACE: &'static str = "scheduler";
+
     fn validate(&self) -> Result<(), ConfigError> {
         if self.heartbeat_timeout_secs == 0 {
             return Err(ConfigError::invalid(
@@ -58,6 +61,7 @@ fn defaults_then_file_then_environment() {
         jail.create_file(
             "trainyard.toml",
             r#"
+            [scheduler]
             heartbeat_timeout_secs = 30
             [nats]
             url = "nats://file:4222"
@@ -82,7 +86,7 @@ fn defaults_then_file_then_environment() {
         );
 
         jail.set_env("TRAINYARD_NATS__URL", "nats://env:4222");
-        jail.set_env("TRAINYARD_HEARTBEAT_TIMEOUT_SECS", "45");
+        jail.set_env("TRAINYARD_SCHEDULER__HEARTBEAT_TIMEOUT_SECS", "45");
         jail.set_env("TRAINYARD_TELEMETRY__LOG_FILTER", "debug,hyper=warn");
         let layered: SchedulerConfig = load_from(Some(&path)).map_err(figment_error)?;
         assert_eq!(
@@ -109,7 +113,7 @@ fn invalid_values_are_reported_with_their_key() {
         Ok(())
     });
     Jail::expect_with(|jail| {
-        jail.set_env("TRAINYARD_HEARTBEAT_TIMEOUT_SECS", "soon");
+        jail.set_env("TRAINYARD_SCHEDULER__HEARTBEAT_TIMEOUT_SECS", "soon");
         let error = load_from::<SchedulerKeys>(None).unwrap_err().to_string();
         assert!(
             error.to_lowercase().contains("heartbeat_timeout_secs") && error.contains("TRAINYARD_"),
@@ -132,10 +136,10 @@ fn invalid_values_are_reported_with_their_key() {
         Ok(())
     });
     Jail::expect_with(|jail| {
-        jail.set_env("TRAINYARD_HEARTBEAT_TIMEOUT_SECS", "0");
+        jail.set_env("TRAINYARD_SCHEDULER__HEARTBEAT_TIMEOUT_SECS", "0");
         let error = load_from::<SchedulerKeys>(None).unwrap_err();
         assert!(
-            matches!(&error, ConfigError::Invalid { key, .. } if key == "heartbeat_timeout_secs"),
+            matches!(&error, ConfigError::Invalid { key, .. } if key == "scheduler.heartbeat_timeout_secs"),
             "{error}"
         );
         Ok(())
@@ -144,6 +148,42 @@ fn invalid_values_are_reported_with_their_key() {
         let missing = jail.directory().join("absent.toml");
         let error = load_from::<SchedulerKeys>(Some(&missing)).unwrap_err();
         assert!(matches!(error, ConfigError::MissingFile(_)));
+        Ok(())
+    });
+}
+
+/// A second service with a key of the same name, as in the single-process binary.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+struct WorkerKeys {
+    heartbeat_timeout_secs: u64,
+}
+
+impl Default for WorkerKeys {
+    fn default() -> Self {
+        Self {
+            heartbeat_timeout_secs: 5,
+        }
+    }
+}
+
+impl ServiceConfig for WorkerKeys {
+    const NAMESPACE: &'static str = "worker";
+}
+
+#[test]
+fn services_read_only_their_namespace() {
+    Jail::expect_with(|jail| {
+        jail.create_file(
+            "trainyard.toml",
+            "heartbeat_timeout_secs = 99\n[scheduler]\nheartbeat_timeout_secs = 30\n",
+        )?;
+        jail.set_env("TRAINYARD_WORKER__HEARTBEAT_TIMEOUT_SECS", "7");
+        let path = jail.directory().join("trainyard.toml");
+        let scheduler: SchedulerConfig = load_from(Some(&path)).map_err(figment_error)?;
+        let worker: Config<WorkerKeys> = load_from(Some(&path)).map_err(figment_error)?;
+        assert_eq!(scheduler.service.heartbeat_timeout_secs, 30);
+        assert_eq!(worker.service.heartbeat_timeout_secs, 7);
         Ok(())
     });
 }

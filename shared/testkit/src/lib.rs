@@ -3,14 +3,26 @@
 //! one PostgreSQL per test binary with a fresh database per test (initdb is the slow part).
 //! Servers live in temporary folders on free loopback ports and are removed by a supervisor
 //! process that also notices when the test binary dies without unwinding.
+//!
+//! Beside the servers: the given/when/then harness for aggregates ([`aggregate`]), a JSON client
+//! for black-box API tests ([`ApiClient`]), committed snapshots that CI cannot rewrite
+//! ([`assert_snapshot`]) and a service binary as a child process for crash tests
+//! ([`ServiceProcess`]).
 
+pub mod aggregate;
+mod api;
 mod nats;
 mod postgres;
 mod process;
+mod service;
+pub mod snapshot;
 
+pub use api::ApiClient;
 pub use nats::NatsServer;
 pub use postgres::{postgres_db, PostgresServer, TestDatabase};
 pub use process::tools_dir;
+pub use service::ServiceProcess;
+pub use snapshot::assert_snapshot;
 
 use std::future::Future;
 use std::time::{Duration, Instant};

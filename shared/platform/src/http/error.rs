@@ -215,6 +215,29 @@ impl From<crate::event_store::ExecuteError> for ApiError {
     }
 }
 
+/// A command's failure as the API answers it: a refusal keeps its kind, a lost race is 409
+/// `concurrent_change`, a dependency failing is 503 and a bug 500.
+impl From<crate::command::CommandError> for ApiError {
+    fn from(error: crate::command::CommandError) -> Self {
+        use crate::command::CommandError;
+        match error {
+            CommandError::Rejected(rejection) => rejection.into(),
+            CommandError::Conflict(_) => Self::Conflict(Rejection::conflict(
+                "concurrent_change",
+                "the resource changed concurrently; reload and retry",
+            )),
+            CommandError::Unavailable(cause) => Self::Unavailable(cause),
+            CommandError::Internal(cause) => Self::Internal(cause),
+        }
+    }
+}
+
+impl From<crate::postgres::PostgresError> for ApiError {
+    fn from(error: crate::postgres::PostgresError) -> Self {
+        Self::unavailable(error)
+    }
+}
+
 impl From<crate::event_store::ReadError> for ApiError {
     fn from(error: crate::event_store::ReadError) -> Self {
         Self::unavailable(error)

@@ -118,9 +118,14 @@ impl Ops {
         self
     }
 
-    /// Adds `other`'s checks (services served by one process share `/readyz`).
+    /// Adds `other`'s checks (services served by one process share `/readyz`); a check whose
+    /// name is already there (the shared NATS and PostgreSQL checks) is not added twice.
     pub fn merge(mut self, other: Ops) -> Self {
-        self.checks.extend(other.checks);
+        for check in other.checks {
+            if !self.checks.iter().any(|c| c.name() == check.name()) {
+                self.checks.push(check);
+            }
+        }
         self
     }
 

@@ -26,6 +26,14 @@ impl PageQuery {
         self.limit() + 1
     }
 
+    /// The rows to fetch for this page (one more than shown, see [`PageQuery::fetch`]).
+    pub fn window(&self) -> crate::postgres::Window {
+        crate::postgres::Window {
+            limit: self.fetch(),
+            offset: self.offset(),
+        }
+    }
+
     pub fn page<T>(&self, mut items: Vec<T>) -> Page<T> {
         let limit = usize::try_from(self.limit()).unwrap_or(50);
         let more = items.len() > limit;

@@ -13,9 +13,10 @@ use axum::Router;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tower::ServiceExt;
-use trainyard_platform::http::{app, serve, NatsCheck, Ops, PostgresCheck, ProjectionCheck};
+use trainyard_platform::http::{app, NatsCheck, Ops, PostgresCheck, ProjectionCheck};
 use trainyard_platform::metrics::Metrics;
 use trainyard_platform::projection::ProjectionRunner;
+use trainyard_platform::service::Parts;
 use trainyard_testkit::wait_until;
 
 async fn get_json(router: &Router, path: &str) -> (StatusCode, Value) {
@@ -144,15 +145,20 @@ async fn readyz_waits_for_projections_to_catch_up_and_metrics_show_it() {
 
 #[tokio::test]
 async fn serve_answers_until_shutdown_then_returns() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     let shutdown = tokio_util::sync::CancellationToken::new();
-    let router = app(
-        Router::new(),
-        Ops::new(Metrics::new()),
-        Duration::from_secs(5),
-    );
-    let server = tokio::spawn(serve(listener, router, shutdown.clone().cancelled_owned()));
+    let parts = Parts {
+        api: Router::new(),
+        openapi: utoipa::openapi::OpenApiBuilder::new().build(),
+        ops: Ops::new(Metrics::new()),
+        tasks: Vec::new(),
+        shutdown: shutdown.clone(),
+    };
+    let bound = parts
+        .bind("127.0.0.1:0".parse().unwrap(), Duration::from_secs(5))
+        .await
+        .unwrap();
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], bound.port()));
+    let server = tokio::spawn(bound.run_until_stopped());
 
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     stream
