@@ -1,5 +1,5 @@
 //! The worker's configuration: the shared sections (only `nats` and `telemetry` are used) plus
-//! the `[worker]` section, set in TOML or as `TRAINYARD_WORKER__<KEY>` (see
+//! its namespace `[worker]`, set in TOML or as `TRAINYARD_WORKER__<KEY>` (see
 //! `trainyard_platform::config` for how layers combine).
 
 use std::path::{Path, PathBuf};
@@ -10,20 +10,7 @@ use trainyard_core::TargetMachineId;
 use trainyard_platform::config::{Config, ConfigError, ServiceConfig};
 
 /// The worker binary's whole configuration.
-pub type WorkerFileConfig = Config<WorkerKeys>;
-
-/// The worker's own top-level keys.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct WorkerKeys {
-    pub worker: WorkerConfig,
-}
-
-impl ServiceConfig for WorkerKeys {
-    fn validate(&self) -> Result<(), ConfigError> {
-        self.worker.validate()
-    }
-}
+pub type WorkerFileConfig = Config<WorkerConfig>;
 
 /// The `[worker]` section.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
@@ -84,6 +71,15 @@ impl std::fmt::Debug for WorkerConfig {
     }
 }
 
+impl ServiceConfig for WorkerConfig {
+    const NAMESPACE: &'static str = "worker";
+
+    /// Keys are named within the namespace; the loader prefixes `worker.`.
+    fn validate(&self) -> Result<(), ConfigError> {
+        WorkerConfig::validate(self)
+    }
+}
+
 impl WorkerConfig {
     /// A configuration for `machine` with its API key, everything else at defaults (the
     /// one-process binary builds its local worker this way).
@@ -99,20 +95,20 @@ impl WorkerConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.machine_id.is_none() {
             return Err(ConfigError::invalid(
-                "worker.machine_id",
+                "machine_id",
                 "is required: the id of the target machine in the scheduler",
             ));
         }
         match (&self.api_key, &self.api_key_file) {
             (Some(_), Some(_)) => {
                 return Err(ConfigError::invalid(
-                    "worker.api_key",
+                    "api_key",
                     "set either `api_key` or `api_key_file`, not both",
                 ))
             }
             (None, None) => {
                 return Err(ConfigError::invalid(
-                    "worker.api_key",
+                    "api_key",
                     "is required (or `api_key_file`): a service account's API key",
                 ))
             }
@@ -120,22 +116,19 @@ impl WorkerConfig {
                 self.read_key_file(path)?;
             }
             (Some(key), None) if key.trim().is_empty() => {
-                return Err(ConfigError::invalid("worker.api_key", "must not be empty"))
+                return Err(ConfigError::invalid("api_key", "must not be empty"))
             }
             _ => {}
         }
         let positive = [
-            ("worker.dataset_cache_bytes", self.dataset_cache_bytes),
+            ("dataset_cache_bytes", self.dataset_cache_bytes),
             (
-                "worker.heartbeat_interval_secs",
+                "heartbeat_interval_secs",
                 u64::from(self.heartbeat_interval_secs),
             ),
-            ("worker.progress_period_ms", self.progress_period_ms),
-            ("worker.refused_retry_ms", self.refused_retry_ms),
-            (
-                "worker.verification_samples",
-                self.verification_samples as u64,
-            ),
+            ("progress_period_ms", self.progress_period_ms),
+            ("refused_retry_ms", self.refused_retry_ms),
+            ("verification_samples", self.verification_samples as u64),
         ];
         for (key, value) in positive {
             if value == 0 {
@@ -143,7 +136,7 @@ impl WorkerConfig {
             }
         }
         if self.threads == Some(0) {
-            return Err(ConfigError::invalid("worker.threads", "must be at least 1"));
+            return Err(ConfigError::invalid("threads", "must be at least 1"));
         }
         Ok(())
     }
@@ -151,14 +144,14 @@ impl WorkerConfig {
     fn read_key_file(&self, path: &Path) -> Result<String, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|e| {
             ConfigError::invalid(
-                "worker.api_key_file",
+                "api_key_file",
                 format!("{} cannot be read: {e}", path.display()),
             )
         })?;
         let key = text.trim().to_owned();
         if key.is_empty() {
             return Err(ConfigError::invalid(
-                "worker.api_key_file",
+                "api_key_file",
                 format!("{} is empty", path.display()),
             ));
         }
@@ -168,7 +161,7 @@ impl WorkerConfig {
     /// The machine id (checked present by [`WorkerConfig::validate`]).
     pub fn machine(&self) -> Result<TargetMachineId, ConfigError> {
         self.machine_id.ok_or_else(|| {
-            ConfigError::invalid("worker.machine_id", "is required: the target machine's id")
+            ConfigError::invalid("machine_id", "is required: the target machine's id")
         })
     }
 
@@ -248,7 +241,7 @@ mod tests {
     #[test]
     fn the_section_is_read_from_a_file_in_its_own_namespace() {
         let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("worker.toml");
+        let file = dir.path().join("toml");
         let machine = TargetMachineId::new();
         std::fs::write(
             &file,
@@ -256,8 +249,8 @@ mod tests {
         )
         .unwrap();
         let loaded: WorkerFileConfig = load_from(Some(&file)).unwrap();
-        assert_eq!(loaded.service.worker.machine_id, Some(machine));
-        assert_eq!(loaded.service.worker.threads(), 3);
-        assert_eq!(loaded.service.worker.progress_period_ms, 1000);
+        assert_eq!(loaded.service.machine_id, Some(machine));
+        assert_eq!(loaded.service.threads(), 3);
+        assert_eq!(loaded.service.progress_period_ms, 1000);
     }
 }

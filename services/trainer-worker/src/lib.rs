@@ -18,5 +18,5 @@ pub mod presence;
 pub mod report;
 pub mod worker;
 
-pub use config::{WorkerConfig, WorkerFileConfig, WorkerKeys};
+pub use config::{WorkerConfig, WorkerFileConfig};
 pub use worker::Worker;

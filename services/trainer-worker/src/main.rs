@@ -19,7 +19,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let config: WorkerFileConfig = config::load()?;
     let _telemetry = telemetry::init("trainyard-worker", &config.common.telemetry)?;
-    let machine = config.service.worker.machine()?;
+    let machine = config.service.machine()?;
     let nats = connect(&NatsConnect::new(
         config.common.nats.url.clone(),
         format!("trainyard-worker-{machine}"),
@@ -32,7 +32,7 @@ async fn main() -> anyhow::Result<()> {
         stop.cancel();
     });
     Worker::run(
-        config.service.worker,
+        config.service,
         nats,
         StreamNames::default(),
         shutdown,

@@ -49,6 +49,21 @@ impl Worker {
         tokio::spawn(Self::run(config, client, names, shutdown))
     }
 
+    /// [`Worker::spawn`] on the connection and names of a process's service kit (the
+    /// one-process binary's local worker).
+    pub fn spawn_on(
+        config: WorkerConfig,
+        infra: &trainyard_platform::service::Infra,
+        shutdown: CancellationToken,
+    ) -> JoinHandle<anyhow::Result<()>> {
+        Self::spawn(
+            config,
+            infra.client().clone(),
+            infra.names().clone(),
+            shutdown,
+        )
+    }
+
     /// [`Worker::spawn`] without the task.
     pub async fn run(
         config: WorkerConfig,
@@ -56,7 +71,9 @@ impl Worker {
         names: StreamNames,
         shutdown: CancellationToken,
     ) -> anyhow::Result<()> {
-        config.validate()?;
+        config
+            .validate()
+            .map_err(|e| anyhow::anyhow!("worker configuration: {e}"))?;
         let machine_id = config.machine()?;
         let api_key = config.key()?;
         std::fs::create_dir_all(&config.work_dir)?;
