@@ -72,6 +72,11 @@ pub struct StopOrder {
     pub order_id: Uuid,
     pub process_id: TrainingProcessId,
     pub attempt: u32,
+    /// The start order of the attempt to stop. A worker that does not run that attempt (it was
+    /// lost in a crash) answers `stopped` for it under this order id; without it, such a stop is
+    /// only acknowledged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_order_id: Option<Uuid>,
     pub issued_at: DateTime<Utc>,
 }
 
