@@ -12,8 +12,9 @@
 //! * **stop** for the running attempt: training ends before its next iteration with a checkpoint;
 //!   the attempt reports `stopped`.
 //! * **stop** for an attempt not running here (lost in a crash or never started): answered
-//!   `stopped` with no iterations and no checkpoint (the scheduler keeps the checkpoints it was
-//!   told of); a stop for an attempt that already ended here is acknowledged and ignored.
+//!   `stopped` under the attempt's start order (the stop order names it), with no iterations and
+//!   no checkpoint — this worker did none of them; the scheduler keeps the checkpoints it was
+//!   told of. A stop for an attempt that already ended here is acknowledged and ignored.
 //! * an order that cannot be read is logged and terminated (never delivered again).
 
 use std::collections::VecDeque;
@@ -310,13 +311,15 @@ impl Dispatcher {
             tracing::info!(parent: &span, "stop order: stopping");
         } else if self.ended.iter().any(|e| same(e.1, e.2)) {
             tracing::info!(parent: &span, "stop order for an attempt that already ended here");
-        } else {
-            let reporter = self.reporter(order.process_id, order.attempt, order.order_id);
+        } else if let Some(start) = order.start_order_id {
+            let reporter = self.reporter(order.process_id, order.attempt, start);
             let ending = Ending::Stopped {
                 iterations: 0,
                 checkpoint: None,
             };
             attempt::finish(&reporter, ending).instrument(span).await;
+        } else {
+            tracing::warn!(parent: &span, "stop order for an attempt not running here, without its start order; acknowledged only");
         }
         ack(message).await;
     }

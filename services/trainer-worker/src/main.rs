@@ -31,11 +31,5 @@ async fn main() -> anyhow::Result<()> {
         http::shutdown_signal().await;
         stop.cancel();
     });
-    Worker::run(
-        config.service,
-        nats,
-        StreamNames::default(),
-        shutdown,
-    )
-    .await
+    Worker::run(config.service, nats, StreamNames::default(), shutdown).await
 }

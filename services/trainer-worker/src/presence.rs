@@ -1,7 +1,8 @@
 //! Registration and heartbeats. A worker takes no order before the scheduler has accepted its
 //! registration: it asks on `worker.register.<machine_id>` until it gets an answer (with a
-//! growing pause while no scheduler answers), and after a refusal logs the reason and asks again
-//! after `worker.refused_retry_ms` (an administrator may enable the machine or fix the key).
+//! growing pause while no scheduler answers or it answers `scheduler_unavailable`), and after a
+//! refusal logs the reason and asks again after `worker.refused_retry_ms` (an administrator may
+//! enable the machine or fix the key).
 //! Once accepted it sends a heartbeat every interval, saying which attempt it runs.
 
 use std::sync::{Arc, Mutex};
@@ -21,6 +22,8 @@ use crate::infra::Infra;
 const ANSWER_WAIT: Duration = Duration::from_secs(5);
 const FIRST_PAUSE: Duration = Duration::from_millis(200);
 const MAX_PAUSE: Duration = Duration::from_secs(10);
+/// The refusal a scheduler gives when it could not decide (not a verdict on this worker).
+const TRANSIENT_REFUSAL: &str = "scheduler_unavailable";
 
 /// Who this worker is, as it tells the scheduler.
 #[derive(Debug, Clone)]
@@ -85,6 +88,11 @@ pub async fn register(
                 Ok(Registration::Accepted { protocol, .. }) => {
                     tracing::error!(protocol, "the scheduler chose a protocol this worker does not speak; not taking orders");
                     refused_retry
+                }
+                // The scheduler's own trouble (identity unreachable, say): ask again soon.
+                Ok(Registration::Refused { code, message }) if code == TRANSIENT_REFUSAL => {
+                    tracing::warn!(%code, %message, "registration not decided; retrying");
+                    pause
                 }
                 Ok(Registration::Refused { code, message }) => {
                     tracing::warn!(%code, %message, "registration refused; not taking orders");

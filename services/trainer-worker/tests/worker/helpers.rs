@@ -270,6 +270,7 @@ impl Env {
             order_id: Uuid::now_v7(),
             process_id: start.process_id,
             attempt: start.attempt,
+            start_order_id: Some(start.order_id),
             issued_at: Utc::now(),
         })
     }

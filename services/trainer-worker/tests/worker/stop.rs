@@ -153,3 +153,25 @@ async fn a_worker_shut_down_mid_run_fails_the_attempt_with_a_checkpoint_to_conti
         .expect("a checkpoint before the failure");
     assert!(failure.message.contains(&checkpoint.iteration.to_string()));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_for_an_attempt_not_running_here_is_answered_for_that_attempt() {
+    let env = Env::start().await;
+    let dataset = env.dataset(2, 4, 16).await;
+    // Started before this worker came up, say, and lost with its predecessor.
+    let lost = env.order(&dataset, 4);
+    env.send(env.stop_order(&lost)).await;
+    let reports = env.reports_until(lost.process_id, is_final).await;
+    assert_eq!(reports.len(), 1, "{:?}", bodies(&reports));
+    assert_eq!(
+        reports[0].body,
+        ReportBody::Stopped {
+            iterations_done: 0,
+            checkpoint: None
+        }
+    );
+    assert_eq!(
+        (reports[0].order_id, reports[0].attempt),
+        (lost.order_id, lost.attempt)
+    );
+}
