@@ -4,10 +4,13 @@
 //! Remaining work = the iterations left at the recent training throughput + the evaluations left
 //! (one at every epoch end and at the last iteration) at their measured cost + the export. The
 //! throughput is measured in windows of about [`WINDOW_SECS`] of pure training time (evaluation
-//! and checkpoint time is kept out of it); the band takes the slowest and the fastest of the
-//! recent windows for the iterations, the cheapest and dearest evaluation seen, and a wide range
-//! for the export. Until an evaluation has been measured its cost is estimated from the
-//! throughput (a forward pass over the test images costs about a third of training on them).
+//! and checkpoint time is kept out of it). The central estimate uses the most recent windows; the
+//! band is that estimate divided and multiplied by the spread of the kept windows around it (the
+//! largest factor by which one strayed, either way): a machine whose throughput has wandered by a
+//! factor may wander as far again, faster as well as slower. Evaluations take the same band
+//! around their recent measured cost, and the export a wide range of evaluation costs. Until an
+//! evaluation has been measured its cost is estimated from the throughput (a forward pass over
+//! the test images costs about a third of training on them).
 
 use std::collections::VecDeque;
 
@@ -17,6 +20,9 @@ use trainyard_core::contracts::report::Eta;
 pub const WINDOW_SECS: f64 = 1.0;
 /// Windows the band is taken from.
 pub const WINDOWS_KEPT: usize = 16;
+/// Windows (and epoch ends) the central estimate is taken from: recent, so it follows a change
+/// in the machine's load within seconds.
+pub const WINDOWS_RECENT: usize = 4;
 /// Below this many closed windows the band is widened by this factor each way.
 const EARLY_WIDENING: f64 = 2.0;
 const EARLY_WINDOWS: usize = 2;
@@ -126,11 +132,13 @@ impl EtaModel {
         self.last_event = at;
     }
 
-    /// Iterations per second over the recent windows (and the open one).
+    /// Iterations per second over the last [`WINDOWS_RECENT`] windows and the open one.
     pub fn iterations_per_sec(&self) -> Option<f64> {
+        let skip = self.windows.len().saturating_sub(WINDOWS_RECENT);
         let (n, secs) = self
             .windows
             .iter()
+            .skip(skip)
             .chain(std::iter::once(&self.open))
             .fold((0u64, 0.0f64), |(n, s), w| (n + w.0, s + w.1));
         (n > 0 && secs > 0.0).then(|| n as f64 / secs)
@@ -141,32 +149,36 @@ impl EtaModel {
         self.iterations_per_sec().unwrap_or(0.0) * self.shape.batch as f64
     }
 
+    /// How far the kept windows strayed from `rate`, as a factor of at least 1 (a window at half
+    /// or at twice the rate gives 2).
+    fn spread(&self, rate: f64) -> f64 {
+        let closed = self.windows.iter().filter(|w| w.1 > 0.0);
+        let spread = closed
+            .clone()
+            .map(|w| (w.0 as f64 / w.1) / rate)
+            .map(|r| r.max(1.0 / r))
+            .fold(1.0f64, f64::max);
+        if closed.count() < EARLY_WINDOWS {
+            spread.max(EARLY_WIDENING)
+        } else {
+            spread
+        }
+    }
+
     /// The time left at `now`; `None` before the first iteration.
     pub fn estimate(&self, now: f64) -> Option<Eta> {
         if !self.iterated {
             return None;
         }
         let rate = self.iterations_per_sec()?;
-        let rates: Vec<f64> = self
-            .windows
-            .iter()
-            .filter(|w| w.1 > 0.0)
-            .map(|w| w.0 as f64 / w.1)
-            .collect();
-        let (mut slow, mut fast) = rates
-            .iter()
-            .fold((rate, rate), |(lo, hi), &r| (lo.min(r), hi.max(r)));
-        if rates.len() < EARLY_WINDOWS {
-            slow /= EARLY_WIDENING;
-            fast *= EARLY_WIDENING;
-        }
+        let spread = self.spread(rate);
         let left = self.shape.total_iterations.saturating_sub(self.iteration) as f64;
         let training = Band {
-            low: left / fast,
+            low: left / (rate * spread),
             mid: left / rate,
-            high: left / slow,
+            high: left * spread / rate,
         };
-        let evaluation = self.evaluation_cost(rate);
+        let evaluation = self.evaluation_cost(rate, spread);
         let evaluations = evaluation.scale(self.evaluations_left() as f64);
         let export = Band {
             low: evaluation.low + 0.05,
@@ -201,20 +213,20 @@ impl EtaModel {
         left + u64::from(self.evaluation_due)
     }
 
-    /// One epoch end's cost: measured when there are measurements, else estimated from the
-    /// training throughput.
-    fn evaluation_cost(&self, rate: f64) -> Band {
+    /// One epoch end's cost: the recent measurements when there are any (their band widened by
+    /// the throughput's spread, as what slows training slows evaluation too), else estimated from
+    /// the training throughput.
+    fn evaluation_cost(&self, rate: f64, spread: f64) -> Band {
         if !self.epoch_ends.is_empty() {
-            let n = self.epoch_ends.len() as f64;
-            let (low, high) = self
-                .epoch_ends
+            let recent = &self.epoch_ends[self.epoch_ends.len().saturating_sub(WINDOWS_RECENT)..];
+            let mid = recent.iter().sum::<f64>() / recent.len() as f64;
+            let kept = &self.epoch_ends[self.epoch_ends.len().saturating_sub(WINDOWS_KEPT)..];
+            let (low, high) = kept
                 .iter()
-                .fold((f64::MAX, 0.0f64), |(lo, hi), &c| (lo.min(c), hi.max(c)));
-            return Band {
-                low,
-                mid: self.epoch_ends.iter().sum::<f64>() / n,
-                high,
-            };
+                .fold((mid / spread, mid * spread), |(lo, hi), &c| {
+                    (lo.min(c), hi.max(c))
+                });
+            return Band { low, mid, high };
         }
         let training_on_test = self.shape.test_images as f64 / (rate * self.shape.batch as f64);
         Band {
