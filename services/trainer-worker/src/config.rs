@@ -179,6 +179,16 @@ impl WorkerConfig {
         self.threads.unwrap_or_else(cores).max(1)
     }
 
+    /// Where attempts keep their files while they run (emptied when the worker starts).
+    pub fn attempts_dir(&self) -> PathBuf {
+        self.work_dir.join("attempts")
+    }
+
+    /// The dataset cache.
+    pub fn datasets_dir(&self) -> PathBuf {
+        self.work_dir.join("datasets")
+    }
+
     pub fn progress_period(&self) -> Duration {
         Duration::from_millis(self.progress_period_ms)
     }

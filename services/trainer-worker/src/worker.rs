@@ -77,6 +77,13 @@ impl Worker {
         let machine_id = config.machine()?;
         let api_key = config.key()?;
         std::fs::create_dir_all(&config.work_dir)?;
+        // Folders of attempts a previous run of this worker did not finish (it was killed).
+        match std::fs::remove_dir_all(config.attempts_dir()) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                tracing::warn!(error = %e, "folders of earlier attempts not removed")
+            }
+            _ => {}
+        }
         let device = tokio::task::spawn_blocking(crate::device::measure).await?;
         tracing::info!(machine = %machine_id, ?device, "trainer-worker starting");
         let Some(infra) = Infra::open(client, names, shutdown.clone()).await else {
@@ -102,7 +109,7 @@ impl Worker {
         };
         let shared = Arc::new(Shared {
             points: Points::start(&infra, machine_id),
-            cache: DatasetCache::new(config.work_dir.join("datasets"), config.dataset_cache_bytes),
+            cache: DatasetCache::new(config.datasets_dir(), config.dataset_cache_bytes),
             infra: infra.clone(),
             config,
             machine_id,

@@ -50,8 +50,7 @@ pub async fn run(
 ) {
     let dir = shared
         .config
-        .work_dir
-        .join("attempts")
+        .attempts_dir()
         .join(format!("{}-{}", order.process_id, order.attempt));
     let ending = match attempt(&shared, &order, &reporter, &stopper, &dir).await {
         Ok(Ending::Stopped { checkpoint, .. }) if stopper.cause() == Some(StopCause::Shutdown) => {

@@ -30,7 +30,7 @@ pub const API_KEY: &str = "tyk_test_worker_key";
 pub const WAIT: Duration = Duration::from_secs(60);
 
 pub struct Env {
-    _nats: NatsServer,
+    nats: NatsServer,
     pub client: Client,
     pub js: Context,
     pub names: StreamNames,
@@ -49,8 +49,14 @@ pub struct Env {
 }
 
 impl Env {
-    /// NATS with streams and buckets, the registration stand-in; no worker yet.
+    /// NATS with streams and buckets under a test prefix, the registration stand-in; no worker
+    /// yet.
     pub async fn new(accept: bool) -> Self {
+        Self::with_names(accept, StreamNames::with_prefix("T")).await
+    }
+
+    /// [`Env::new`] with the given names (the binary uses the production ones).
+    pub async fn with_names(accept: bool, names: StreamNames) -> Self {
         let _ = tracing_subscriber::fmt()
             .with_env_filter("trainyard_worker=info")
             .with_test_writer()
@@ -58,7 +64,6 @@ impl Env {
         let nats = nats();
         let client = async_nats::connect(nats.url()).await.unwrap();
         let js = async_nats::jetstream::new(client.clone());
-        let names = StreamNames::with_prefix("T");
         ensure_streams(&js, &names, &StreamSettings::default())
             .await
             .unwrap();
@@ -74,7 +79,7 @@ impl Env {
             accept: Arc::new(AtomicBool::new(accept)),
             heartbeats: Arc::default(),
             work: tempfile::tempdir().unwrap(),
-            _nats: nats,
+            nats,
             client,
             js,
             names,
@@ -111,6 +116,10 @@ impl Env {
             self.names.clone(),
             self.shutdown.clone(),
         ));
+    }
+
+    pub fn nats_url(&self) -> String {
+        self.nats.url()
     }
 
     /// Whether the worker task is still running.

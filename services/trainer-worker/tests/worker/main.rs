@@ -2,6 +2,7 @@
 //! scheduler would, reports and metric points read back from their streams, models checked with
 //! ONNX Runtime. Training is real, on a few synthetic pages, with one thread.
 
+mod binary;
 mod failures;
 mod helpers;
 mod registration;
