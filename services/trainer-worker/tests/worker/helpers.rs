@@ -309,10 +309,20 @@ impl Env {
         process: TrainingProcessId,
         last: impl Fn(&ReportBody) -> bool,
     ) -> Vec<WorkerReport> {
+        self.reports_within(process, WAIT, last).await
+    }
+
+    /// [`Env::reports_until`], waiting at most `wait` in all.
+    pub async fn reports_within(
+        &self,
+        process: TrainingProcessId,
+        wait: Duration,
+        last: impl Fn(&ReportBody) -> bool,
+    ) -> Vec<WorkerReport> {
         let consumer = self.report_consumer(process).await;
         let mut messages = consumer.messages().await.unwrap();
         let mut seen = Vec::new();
-        let deadline = tokio::time::Instant::now() + WAIT;
+        let deadline = tokio::time::Instant::now() + wait;
         loop {
             let message = tokio::time::timeout_at(deadline, messages.next())
                 .await

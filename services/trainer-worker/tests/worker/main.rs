@@ -8,3 +8,4 @@ mod helpers;
 mod registration;
 mod run;
 mod stop;
+mod time_left;
