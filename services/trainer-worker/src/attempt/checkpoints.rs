@@ -9,7 +9,6 @@
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -20,12 +19,14 @@ use trainyard_platform::object_store::{Blobs, ObjectStoreError};
 use zip::write::SimpleFileOptions;
 use zip::CompressionMethod;
 
+use tokio_util::sync::CancellationToken;
+
 use super::failure::{fail, storage_failure};
+use super::storage::patiently;
 use crate::report::Reporter;
 
 const WEIGHTS: &str = "checkpoint.safetensors";
 const SIDECAR: &str = "checkpoint.json";
-const TRIES: u32 = 4;
 
 /// A checkpoint copied out of the engine's folder (which prunes old ones), waiting for upload.
 #[derive(Debug, Clone)]
@@ -102,35 +103,25 @@ pub async fn download(
     path: &Path,
     stage: RunStage,
     what: &str,
+    shutdown: &CancellationToken,
 ) -> Result<(), Failure> {
-    let mut tries = 0;
-    loop {
-        tries += 1;
-        match blobs
-            .get_to_file(&object.object, path, Some(&object.sha256))
-            .await
-        {
-            Ok(_) => return Ok(()),
-            Err(ObjectStoreError::NotFound { bucket, name }) => {
-                return Err(fail(
-                    "worker.object_missing",
-                    stage,
-                    format!("{what} `{name}` is not in bucket `{bucket}`"),
-                ))
-            }
-            Err(ObjectStoreError::DigestMismatch { got, expected, .. }) => {
-                return Err(fail(
-                    "worker.object_corrupt",
-                    stage,
-                    format!("{what} has SHA-256 {got}, the order says {expected}"),
-                ))
-            }
-            Err(error) if tries >= TRIES => return Err(storage_failure(stage, &error)),
-            Err(error) => {
-                tracing::warn!(%error, object = %object.object, "download failed; retrying");
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
-        }
+    let got = patiently(what, shutdown, || {
+        blobs.get_to_file(&object.object, path, Some(&object.sha256))
+    })
+    .await;
+    match got {
+        Ok(_) => Ok(()),
+        Err(ObjectStoreError::NotFound { bucket, name }) => Err(fail(
+            "worker.object_missing",
+            stage,
+            format!("{what} `{name}` is not in bucket `{bucket}`"),
+        )),
+        Err(ObjectStoreError::DigestMismatch { got, expected, .. }) => Err(fail(
+            "worker.object_corrupt",
+            stage,
+            format!("{what} has SHA-256 {got}, the order says {expected}"),
+        )),
+        Err(error) => Err(storage_failure(stage, &error)),
     }
 }
 
@@ -141,6 +132,7 @@ pub fn start_uploads(
     reporter: Reporter,
     prefix: String,
     attempt: u32,
+    shutdown: CancellationToken,
 ) -> (
     mpsc::UnboundedSender<Staged>,
     JoinHandle<Option<CheckpointRef>>,
@@ -149,7 +141,7 @@ pub fn start_uploads(
     let task = tokio::spawn(async move {
         let mut last = None;
         while let Some(staged) = rx.recv().await {
-            match upload(&blobs, &prefix, attempt, &staged).await {
+            match upload(&blobs, &prefix, attempt, &staged, &shutdown).await {
                 Ok(stored) => {
                     let key = format!("checkpointed/{}", stored.iteration);
                     if let Err(error) = reporter
@@ -176,6 +168,7 @@ async fn upload(
     prefix: &str,
     attempt: u32,
     staged: &Staged,
+    shutdown: &CancellationToken,
 ) -> Result<CheckpointRef, ObjectStoreError> {
     let stem = staged
         .sidecar
@@ -193,19 +186,11 @@ async fn upload(
         .map_err(|e| file_error(std::io::Error::other(e)))?
         .map_err(file_error)?;
     let name = format!("{prefix}/{stem}.zip");
-    let mut tries = 0;
-    let stored = loop {
-        tries += 1;
+    let stored = patiently("checkpoint upload", shutdown, || async {
         let mut file = tokio::fs::File::open(&zip).await.map_err(file_error)?;
-        match blobs.put(&name, &mut file).await {
-            Ok(stored) => break stored,
-            Err(error) if tries >= TRIES => return Err(error),
-            Err(error) => {
-                tracing::warn!(%error, name, "checkpoint upload failed; retrying");
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
-        }
-    };
+        blobs.put(&name, &mut file).await
+    })
+    .await?;
     let _ = tokio::fs::remove_file(&zip).await;
     Ok(CheckpointRef {
         object: ObjectRef {

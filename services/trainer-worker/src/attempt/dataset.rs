@@ -9,18 +9,20 @@
 //! and renamed when checked).
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use trainyard_core::contracts::dispatch::DatasetRef;
 use trainyard_core::contracts::report::{Failure, RunStage};
 use trainyard_platform::object_store::{Blobs, ObjectStoreError};
 
+use tokio_util::sync::CancellationToken;
+
 use super::failure::{fail, storage_failure};
+use super::storage::patiently;
 
 const ARCHIVE: &str = "archive.zip";
 const DECODED: &str = "decoded";
 const LAST_USED: &str = "last-used";
-const TRIES: u32 = 3;
 
 #[derive(Debug, Clone)]
 pub struct DatasetCache {
@@ -44,7 +46,12 @@ impl DatasetCache {
     }
 
     /// The archive of `dataset`, downloaded unless cached.
-    pub async fn fetch(&self, blobs: &Blobs, dataset: &DatasetRef) -> Result<Cached, Failure> {
+    pub async fn fetch(
+        &self,
+        blobs: &Blobs,
+        dataset: &DatasetRef,
+        shutdown: &CancellationToken,
+    ) -> Result<Cached, Failure> {
         let stage = RunStage::FetchingDataset;
         let digest = &dataset.content_digest;
         if digest.is_empty() || !digest.chars().all(|c| c.is_ascii_alphanumeric()) {
@@ -79,7 +86,7 @@ impl DatasetCache {
         self.make_room(&entry, dataset.archive.size);
         std::fs::create_dir_all(&cached.decoded).map_err(io)?;
         touch(&entry).map_err(io)?;
-        let fetched = self.download(blobs, dataset, &cached).await;
+        let fetched = self.download(blobs, dataset, &cached, shutdown).await;
         if fetched.is_err() {
             self.forget(&entry);
         }
@@ -91,40 +98,30 @@ impl DatasetCache {
         blobs: &Blobs,
         dataset: &DatasetRef,
         cached: &Cached,
+        shutdown: &CancellationToken,
     ) -> Result<(), Failure> {
         let stage = RunStage::FetchingDataset;
         let object = &dataset.archive.object;
-        let mut tries = 0;
-        loop {
-            tries += 1;
-            let got = blobs
-                .get_to_file(object, &cached.archive, Some(&dataset.archive.sha256))
-                .await;
-            match got {
-                Ok(_) => return Ok(()),
-                Err(ObjectStoreError::NotFound { .. }) => {
-                    return Err(fail(
-                        "dataset.archive_missing",
-                        stage,
-                        format!("the dataset archive `{object}` is not in the datasets bucket"),
-                    ))
-                }
-                Err(ObjectStoreError::DigestMismatch { got, .. }) => {
-                    return Err(fail(
-                        "dataset.digest_mismatch",
-                        stage,
-                        format!(
-                            "the stored archive has SHA-256 {got}, the dataset version says {}",
-                            dataset.archive.sha256
-                        ),
-                    ))
-                }
-                Err(error) if tries >= TRIES => return Err(storage_failure(stage, &error)),
-                Err(error) => {
-                    tracing::warn!(%error, object, "dataset download failed; retrying");
-                    tokio::time::sleep(Duration::from_millis(500)).await;
-                }
-            }
+        let got = patiently("dataset download", shutdown, || {
+            blobs.get_to_file(object, &cached.archive, Some(&dataset.archive.sha256))
+        })
+        .await;
+        match got {
+            Ok(_) => Ok(()),
+            Err(ObjectStoreError::NotFound { .. }) => Err(fail(
+                "dataset.archive_missing",
+                stage,
+                format!("the dataset archive `{object}` is not in the datasets bucket"),
+            )),
+            Err(ObjectStoreError::DigestMismatch { got, .. }) => Err(fail(
+                "dataset.digest_mismatch",
+                stage,
+                format!(
+                    "the stored archive has SHA-256 {got}, the dataset version says {}",
+                    dataset.archive.sha256
+                ),
+            )),
+            Err(error) => Err(storage_failure(stage, &error)),
         }
     }
 
@@ -203,6 +200,7 @@ fn size_of(path: &Path) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn entry(cache: &DatasetCache, name: &str, bytes: usize, age_secs: u64) -> PathBuf {
         let dir = cache.root.join(name);

@@ -12,6 +12,7 @@ pub mod init;
 pub mod produce;
 pub mod relay;
 pub mod stop;
+pub mod storage;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -120,7 +121,11 @@ async fn attempt(
     let buckets = &shared.infra.buckets;
     let cached = shared
         .cache
-        .fetch(&buckets.datasets, &order.snapshot.dataset)
+        .fetch(
+            &buckets.datasets,
+            &order.snapshot.dataset,
+            &shared.infra.shutdown,
+        )
         .await?;
     tokio::fs::create_dir_all(dir).await.map_err(|e| {
         fail(
@@ -142,6 +147,7 @@ async fn attempt(
         reporter.clone(),
         prefix.clone(),
         order.attempt,
+        shared.infra.shutdown.clone(),
     );
     let mut relay = Relay::new(
         reporter.clone(),
@@ -209,7 +215,14 @@ async fn attempt(
         }),
         JobOutcome::Trained(trained) => {
             stage(RunStage::Storing).await;
-            let model = produce::store(&buckets.models, order, &prefix, &trained).await?;
+            let model = produce::store(
+                &buckets.models,
+                order,
+                &prefix,
+                &trained,
+                &shared.infra.shutdown,
+            )
+            .await?;
             Ok(Ending::Succeeded(Box::new(model)))
         }
     }
@@ -233,6 +246,7 @@ async fn fetch_start(
             &zip,
             stage,
             what,
+            &shared.infra.shutdown,
         )
         .await?;
         let sidecar = checkpoints::unpack(&zip, &dir.join("resume")).map_err(|e| {
@@ -247,7 +261,16 @@ async fn fetch_start(
     if let Some(weights) = &order.snapshot.base_model.weights {
         let path = dir.join("initial-weights.safetensors");
         let what = "the base model's weights";
-        checkpoints::download(buckets.get(weights.bucket), weights, &path, stage, what).await?;
+        let shutdown = &shared.infra.shutdown;
+        checkpoints::download(
+            buckets.get(weights.bucket),
+            weights,
+            &path,
+            stage,
+            what,
+            shutdown,
+        )
+        .await?;
         return Ok((None, Some(path)));
     }
     Ok((None, None))

@@ -2,27 +2,33 @@
 //! `weights.safetensors`, `samples.safetensors`) and describing it with its full lineage.
 
 use std::path::Path;
-use std::time::Duration;
 
 use chrono::Utc;
+use tokio_util::sync::CancellationToken;
 use trainyard_core::contracts::dispatch::{BucketName, ObjectRef, StartOrder};
 use trainyard_core::contracts::model::{ModelMetrics, ModelProduced, Preprocessing};
 use trainyard_core::contracts::report::{Failure, RunStage};
-use trainyard_platform::object_store::Blobs;
+use trainyard_platform::object_store::{Blobs, ObjectStoreError};
 
 use super::export::Trained;
 use super::failure::{fail, storage_failure};
 use super::relay::ClassFigures;
-
-const TRIES: u32 = 4;
+use super::storage::patiently;
 
 pub async fn store(
     models: &Blobs,
     order: &StartOrder,
     prefix: &str,
     trained: &Trained,
+    shutdown: &CancellationToken,
 ) -> Result<ModelProduced, Failure> {
-    let onnx = put(models, &format!("{prefix}/model.onnx"), &trained.onnx).await?;
+    let onnx = put(
+        models,
+        &format!("{prefix}/model.onnx"),
+        &trained.onnx,
+        shutdown,
+    )
+    .await?;
     if onnx.sha256 != trained.verification.onnx_sha256 {
         return Err(fail(
             "worker.storage",
@@ -37,12 +43,14 @@ pub async fn store(
         models,
         &format!("{prefix}/weights.safetensors"),
         &trained.weights,
+        shutdown,
     )
     .await?;
     let samples = put(
         models,
         &format!("{prefix}/samples.safetensors"),
         &trained.samples,
+        shutdown,
     )
     .await?;
     let last = &trained.last_epoch;
@@ -86,31 +94,28 @@ pub async fn store(
     })
 }
 
-async fn put(models: &Blobs, name: &str, path: &Path) -> Result<ObjectRef, Failure> {
-    let mut tries = 0;
-    loop {
-        tries += 1;
-        let mut file = tokio::fs::File::open(path).await.map_err(|e| {
-            fail(
-                "worker.io",
-                RunStage::Storing,
-                format!("{}: {e}", path.display()),
-            )
-        })?;
-        match models.put(name, &mut file).await {
-            Ok(stored) => {
-                return Ok(ObjectRef {
-                    bucket: BucketName::Models,
-                    object: name.to_owned(),
-                    sha256: stored.sha256,
-                    size: stored.size,
-                })
-            }
-            Err(error) if tries >= TRIES => return Err(storage_failure(RunStage::Storing, &error)),
-            Err(error) => {
-                tracing::warn!(%error, name, "model file upload failed; retrying");
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
-        }
-    }
+async fn put(
+    models: &Blobs,
+    name: &str,
+    path: &Path,
+    shutdown: &CancellationToken,
+) -> Result<ObjectRef, Failure> {
+    let stored = patiently("model upload", shutdown, || async {
+        let mut file =
+            tokio::fs::File::open(path)
+                .await
+                .map_err(|source| ObjectStoreError::File {
+                    path: path.display().to_string(),
+                    source,
+                })?;
+        models.put(name, &mut file).await
+    })
+    .await
+    .map_err(|error| storage_failure(RunStage::Storing, &error))?;
+    Ok(ObjectRef {
+        bucket: BucketName::Models,
+        object: name.to_owned(),
+        sha256: stored.sha256,
+        size: stored.size,
+    })
 }
