@@ -8,6 +8,7 @@ pub mod dataset;
 pub mod engine;
 pub mod export;
 pub mod failure;
+pub mod figures;
 pub mod init;
 pub mod produce;
 pub mod relay;

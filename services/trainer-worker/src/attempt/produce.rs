@@ -12,7 +12,7 @@ use trainyard_platform::object_store::{Blobs, ObjectStoreError};
 
 use super::export::Trained;
 use super::failure::{fail, storage_failure};
-use super::relay::ClassFigures;
+use super::figures::ClassFigures;
 use super::storage::patiently;
 
 pub async fn store(

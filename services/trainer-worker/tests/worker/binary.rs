@@ -11,7 +11,8 @@ use trainyard_core::contracts::report::ReportBody;
 use trainyard_platform::streams::StreamNames;
 use trainyard_testkit::wait_until;
 
-use crate::helpers::{bodies, is_final, Env, API_KEY, WAIT};
+use crate::helpers::{Env, API_KEY, WAIT};
+use crate::reading::{bodies, is_final};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binary_registers_trains_and_stops_on_sigterm() {

@@ -4,7 +4,8 @@
 use trainyard_core::contracts::dispatch::{DispatchOrder, StartOrder};
 use trainyard_core::contracts::report::{Failure, ReportBody, RunStage};
 
-use crate::helpers::{bodies, is_final, Env};
+use crate::helpers::Env;
+use crate::reading::{bodies, is_final};
 
 async fn failure(env: &Env, order: &StartOrder) -> Failure {
     env.send(DispatchOrder::Start(order.clone())).await;

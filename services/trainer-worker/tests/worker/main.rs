@@ -5,6 +5,7 @@
 mod binary;
 mod failures;
 mod helpers;
+mod reading;
 mod registration;
 mod run;
 mod stop;

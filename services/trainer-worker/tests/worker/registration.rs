@@ -8,7 +8,8 @@ use trainyard_core::contracts::dispatch::DispatchOrder;
 use trainyard_core::contracts::report::ReportBody;
 use trainyard_testkit::wait_until;
 
-use crate::helpers::{is_final, Env, WAIT};
+use crate::helpers::{Env, WAIT};
+use crate::reading::is_final;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_worker_takes_no_orders_until_accepted() {

@@ -10,7 +10,8 @@ use trainyard_core::contracts::metric::MetricPoint;
 use trainyard_core::contracts::model::ModelProduced;
 use trainyard_core::contracts::report::{ReportBody, RunStage, WorkerReport};
 
-use crate::helpers::{is_final, Env};
+use crate::helpers::Env;
+use crate::reading::is_final;
 
 /// A short name for a report, to compare sequences.
 fn kind(report: &WorkerReport) -> String {

@@ -11,7 +11,8 @@ use uuid::Uuid;
 
 use trainyard_testkit::wait_until;
 
-use crate::helpers::{bodies, is_final, Env, WAIT};
+use crate::helpers::{Env, WAIT};
+use crate::reading::{bodies, is_final};
 
 const ITERATIONS: u64 = 240;
 

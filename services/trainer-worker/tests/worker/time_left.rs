@@ -6,7 +6,8 @@
 use trainyard_core::contracts::dispatch::DispatchOrder;
 use trainyard_core::contracts::report::ReportBody;
 
-use crate::helpers::{is_final, Env};
+use crate::helpers::Env;
+use crate::reading::is_final;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a measurement of about 30 s; run it on purpose"]
