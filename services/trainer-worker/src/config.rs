@@ -74,9 +74,11 @@ impl std::fmt::Debug for WorkerConfig {
 impl ServiceConfig for WorkerConfig {
     const NAMESPACE: &'static str = "worker";
 
-    /// Keys are named within the namespace; the loader prefixes `worker.`.
+    /// The rules every value must keep (keys named within the namespace; the loader prefixes
+    /// `worker.`). The machine and the key may still be missing here: the one-process binary
+    /// sets them for its local worker. [`WorkerConfig::check`] requires them too.
     fn validate(&self) -> Result<(), ConfigError> {
-        WorkerConfig::validate(self)
+        self.check_values()
     }
 }
 
@@ -92,24 +94,35 @@ impl WorkerConfig {
         }
     }
 
-    pub fn validate(&self) -> Result<(), ConfigError> {
+    /// Everything a worker needs to start: the values' rules, a machine and a key.
+    pub fn check(&self) -> Result<(), ConfigError> {
         if self.machine_id.is_none() {
             return Err(ConfigError::invalid(
-                "machine_id",
+                "worker.machine_id",
                 "is required: the id of the target machine in the scheduler",
             ));
         }
+        if self.api_key.is_none() && self.api_key_file.is_none() {
+            return Err(ConfigError::invalid(
+                "worker.api_key",
+                "is required (or `worker.api_key_file`): a service account's API key",
+            ));
+        }
+        self.check_values().map_err(|error| match error {
+            ConfigError::Invalid { key, reason } => ConfigError::Invalid {
+                key: format!("{}.{key}", Self::NAMESPACE),
+                reason,
+            },
+            other => other,
+        })
+    }
+
+    fn check_values(&self) -> Result<(), ConfigError> {
         match (&self.api_key, &self.api_key_file) {
             (Some(_), Some(_)) => {
                 return Err(ConfigError::invalid(
                     "api_key",
                     "set either `api_key` or `api_key_file`, not both",
-                ))
-            }
-            (None, None) => {
-                return Err(ConfigError::invalid(
-                    "api_key",
-                    "is required (or `api_key_file`): a service account's API key",
                 ))
             }
             (_, Some(path)) => {
@@ -158,7 +171,7 @@ impl WorkerConfig {
         Ok(key)
     }
 
-    /// The machine id (checked present by [`WorkerConfig::validate`]).
+    /// The machine id (checked present by [`WorkerConfig::check`]).
     pub fn machine(&self) -> Result<TargetMachineId, ConfigError> {
         self.machine_id.ok_or_else(|| {
             ConfigError::invalid("machine_id", "is required: the target machine's id")
@@ -170,7 +183,7 @@ impl WorkerConfig {
         match (&self.api_key, &self.api_key_file) {
             (Some(key), None) => Ok(key.trim().to_owned()),
             (None, Some(path)) => self.read_key_file(path),
-            _ => self.validate().map(|()| String::new()),
+            _ => self.check().map(|()| String::new()),
         }
     }
 
@@ -214,22 +227,25 @@ mod tests {
 
     #[test]
     fn a_machine_and_exactly_one_key_source_are_required() {
-        assert!(valid().validate().is_ok());
+        assert!(valid().check().is_ok());
         let no_machine = WorkerConfig {
             machine_id: None,
             ..valid()
         };
-        assert!(no_machine.validate().is_err());
+        assert!(no_machine.check().is_err());
+        // Loading leaves them to be set later (the one-process binary's local worker).
+        assert!(ServiceConfig::validate(&no_machine).is_ok());
         let no_key = WorkerConfig {
             api_key: None,
             ..valid()
         };
-        assert!(no_key.validate().is_err());
+        assert!(no_key.check().is_err());
         let both = WorkerConfig {
             api_key_file: Some("/nonexistent".into()),
             ..valid()
         };
-        assert!(both.validate().is_err());
+        assert!(both.check().is_err());
+        assert!(ServiceConfig::validate(&both).is_err());
     }
 
     #[test]
@@ -242,7 +258,7 @@ mod tests {
             api_key_file: Some(file),
             ..valid()
         };
-        assert!(config.validate().is_ok());
+        assert!(config.check().is_ok());
         assert_eq!(config.key().unwrap(), "secret-key");
         assert!(!format!("{:?}", valid()).contains("key\""));
         assert!(format!("{:?}", valid()).contains("<redacted>"));

@@ -19,6 +19,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let config: WorkerFileConfig = config::load()?;
     let _telemetry = telemetry::init("trainyard-worker", &config.common.telemetry)?;
+    config.service.check()?;
     let machine = config.service.machine()?;
     let nats = connect(&NatsConnect::new(
         config.common.nats.url.clone(),

@@ -71,9 +71,7 @@ impl Worker {
         names: StreamNames,
         shutdown: CancellationToken,
     ) -> anyhow::Result<()> {
-        config
-            .validate()
-            .map_err(|e| anyhow::anyhow!("worker configuration: {e}"))?;
+        config.check()?;
         let machine_id = config.machine()?;
         let api_key = config.key()?;
         std::fs::create_dir_all(&config.work_dir)?;
