@@ -243,4 +243,10 @@ async fn a_produced_models_weights_start_the_next_run() {
             stage: RunStage::BuildingModel
         }
     )));
+    // Both runs used one cache entry: the dataset's content digest.
+    let cache: Vec<_> = std::fs::read_dir(env.work.path().join("datasets"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(cache, [dataset.content_digest.as_str()]);
 }
