@@ -250,3 +250,24 @@ async fn a_produced_models_weights_start_the_next_run() {
         .collect();
     assert_eq!(cache, [dataset.content_digest.as_str()]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn early_stopping_ends_training_with_a_model() {
+    let env = Env::start().await;
+    let dataset = env.dataset(3, 16, 24).await;
+    let mut order = env.order(&dataset, 400);
+    // No epoch can gain a whole 100 % of accuracy: training ends after the patience runs out.
+    order.snapshot.parameters.early_stopping = Some(trainyard_core::training::EarlyStopping {
+        patience_epochs: 2,
+        min_delta: 1.0,
+    });
+    env.send(DispatchOrder::Start(order.clone())).await;
+    let reports = env.reports_until(order.process_id, is_final).await;
+    let model = produced(&reports);
+    assert_eq!(
+        model.metrics.epochs, 3,
+        "the first epoch, then two without gain"
+    );
+    assert!(model.metrics.iterations < 400);
+    assert_eq!(model.metrics.selected_epoch, 3);
+}
