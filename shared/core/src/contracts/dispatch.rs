@@ -14,6 +14,9 @@ use crate::ids::{
 use crate::training::{Architecture, Augmentation, TechnicalParameters};
 
 /// One order on `dispatch.<machine_id>`.
+// A start order is large and a stop order small; orders are decoded one at a time, so boxing
+// would only make them clumsier to build.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "order", rename_all = "snake_case")]
 pub enum DispatchOrder {
@@ -69,6 +72,11 @@ pub struct StopOrder {
     pub order_id: Uuid,
     pub process_id: TrainingProcessId,
     pub attempt: u32,
+    /// The start order of the attempt to stop. A worker that does not run that attempt (it was
+    /// lost in a crash) answers `stopped` for it under this order id; without it, such a stop is
+    /// only acknowledged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_order_id: Option<Uuid>,
     pub issued_at: DateTime<Utc>,
 }
 
