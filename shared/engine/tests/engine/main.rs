@@ -1,5 +1,6 @@
 //! The training engine as one test binary: augmentation, dataset reading and its refusals
-//! (hostile archives among them), the command line, training on synthetic data and on MNIST, and ONNX export checked by ONNX Runtime.
+//! (hostile archives among them), the command line, training on synthetic data and on MNIST,
+//! resuming and training's refusals, and ONNX export checked by ONNX Runtime.
 
 mod archives;
 mod augment;
@@ -8,4 +9,6 @@ mod cli;
 mod datasets;
 mod export;
 mod mnist;
+mod resume;
+mod train_refusals;
 mod training;
