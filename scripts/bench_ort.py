@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Inference throughput of an ONNX model under Python onnxruntime (CPU).
 
-The counterpart of the Rust benchmark `shared/onnx/benches/ort_inference.rs`, which runs this
+The counterpart of the Rust benchmark `shared/engine/benches/ort_inference.rs`, which runs this
 script on the same model file with the same thread count, batch sizes and timing method, so the
 two numbers are comparable.
 

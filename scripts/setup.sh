@@ -68,6 +68,13 @@ setup_python() {
     touch "$stamp"
   fi
   PY="$VENV/bin/python"
+  # A path that does not depend on the Python version (the cargo config points at it).
+  local ort
+  ort=$("$PY" -c 'import glob, importlib.util, os
+capi = os.path.join(importlib.util.find_spec("onnxruntime").submodule_search_locations[0], "capi")
+print(sorted(glob.glob(os.path.join(capi, "libonnxruntime.so*")))[-1])')
+  mkdir -p "$HOME_DIR/lib"
+  ln -sfn "$ort" "$HOME_DIR/lib/libonnxruntime.so"
 }
 
 setup_nats() {
@@ -77,16 +84,29 @@ setup_nats() {
   ln -sf "$bin" "$HOME_DIR/bin/nats-server"
 }
 
+# The folder of the newest PostgreSQL server: Debian's /usr/lib/postgresql/<version>/bin, else
+# wherever `initdb` is on PATH (other layouts, source builds), links resolved.
+pg_bindir() {
+  local initdb
+  initdb=$(ls -d /usr/lib/postgresql/*/bin/initdb 2>/dev/null | sort -V | tail -1)
+  [[ -n $initdb ]] || initdb=$(command -v initdb) || return 1
+  dirname "$(readlink -f "$initdb")"
+}
+
 setup_postgres() {
-  if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null; then
+  local pgbin
+  if ! pgbin=$(pg_bindir); then
     log "installing PostgreSQL from apt"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -q >&2 && apt-get install -y -q postgresql >&2
+    pgbin=$(pg_bindir) || { log "no initdb after installing PostgreSQL"; exit 1; }
   fi
-  local pgbin
-  pgbin=$(dirname "$(ls -d /usr/lib/postgresql/*/bin/initdb 2>/dev/null | sort -V | tail -1)")
   mkdir -p "$HOME_DIR/bin"
-  for t in initdb pg_ctl postgres psql; do ln -sf "$pgbin/$t" "$HOME_DIR/bin/$t"; done
+  for t in initdb pg_ctl postgres psql; do
+    local tool="$pgbin/$t"
+    [[ -x $tool ]] || tool=$(command -v "$t") || { log "PostgreSQL's $t not found"; exit 1; }
+    ln -sf "$tool" "$HOME_DIR/bin/$t"
+  done
 }
 
 # libtorch for tch: the minimal CPU tree described in the project's notes (headers, libtorch_cpu,

@@ -15,3 +15,6 @@ export CARGO_INCREMENTAL=0
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked --no-fail-fast
+# A checkout that the `postgres` user cannot enter (root's home): one PostgreSQL test and the
+# services, from a copy in a mode-0700 folder, reusing the binaries just built.
+scripts/test_private_checkout.sh

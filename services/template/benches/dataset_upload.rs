@@ -9,7 +9,8 @@
 //!
 //! Both end with the archive in the datasets bucket and a version recorded; the time is from the
 //! first byte sent to the answer that names the version. Each way runs `RUNS` times, alternating;
-//! the table shows medians. Prints a markdown table.
+//! the table shows every run (the ratio against the same run's baseline), then the medians.
+//! Prints a markdown table.
 //!
 //! `cargo bench -p trainyard-template --bench dataset_upload`
 
@@ -177,18 +178,27 @@ fn main() {
                 resumable.last().copied().unwrap_or_default()
             );
         }
-        let (single, resumable) = (median(single), median(resumable));
         let mib = SIZE_MIB as f64;
-        println!("| way ({SIZE_MIB} MiB archive) | median s | MiB/s | time / baseline |");
-        println!("|---|---:|---:|---:|");
-        println!(
-            "| one request (baseline) | {single:.2} | {:.0} | 1.00 |",
-            mib / single
-        );
-        println!(
-            "| resumable, {PIECE_MIB} MiB pieces | {resumable:.2} | {:.0} | {:.2} |",
-            mib / resumable,
-            resumable / single
-        );
+        println!("load average: {}", load_average());
+        println!("| run | one request (baseline), s | MiB/s | resumable, {PIECE_MIB} MiB pieces, s | MiB/s | time / baseline |");
+        println!("|---|---:|---:|---:|---:|---:|");
+        let row = |run: &str, one: f64, pieces: f64| {
+            println!(
+                "| {run} | {one:.2} | {:.0} | {pieces:.2} | {:.0} | {:.2} |",
+                mib / one,
+                mib / pieces,
+                pieces / one
+            );
+        };
+        for (run, (one, pieces)) in single.iter().zip(&resumable).enumerate() {
+            row(&(run + 1).to_string(), *one, *pieces);
+        }
+        row("median", median(single), median(resumable));
     });
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
 }

@@ -1,11 +1,19 @@
 //! Event store throughput and latency against raw JetStream in the same run, on a nats-server the
-//! testkit starts. Each figure is the median of `RUNS` runs (env `TRAINYARD_BENCH_RUNS`, at least
-//! 5); ours and raw alternate within each run so drift hits both. Prints a markdown table.
+//! testkit starts. Each append case has a like-for-like raw baseline (the headline ratio): across
+//! aggregates, pipelined publishes; on one aggregate, where every append waits for the previous
+//! ack, publishes that each wait for their ack, and for atomic batches raw atomic batches of the
+//! same size one after another. Pipelined raw publishing (1,000 in flight) is shown beside them
+//! as the transport's ceiling. Each figure is the median of `RUNS` runs (env
+//! `TRAINYARD_BENCH_RUNS`, at least 5), the per-run ratios are printed too; ours and raw alternate
+//! within each run so drift hits both. Prints markdown tables.
 //!
 //! `cargo bench -p trainyard-platform --bench event_store`
 
 use std::time::{Duration, Instant};
 
+use async_nats::header::{
+    NATS_BATCH_COMMIT, NATS_BATCH_COMMIT_FINAL, NATS_BATCH_ID, NATS_BATCH_SEQUENCE,
+};
 use async_nats::jetstream::consumer::pull::OrderedConfig;
 use async_nats::jetstream::Context;
 use futures::{stream, StreamExt};
@@ -124,6 +132,48 @@ async fn raw_publish(b: &mut Bench, aggregates: usize) -> f64 {
         })
         .await;
     rate(EVENTS, started.elapsed())
+}
+
+/// Raw on one subject, one append's worth at a time: a publish awaiting its ack, or (for
+/// `per_append` > 1) an atomic batch of that many messages awaiting its commit's answer.
+async fn raw_sequential(b: &mut Bench, per_append: usize) -> f64 {
+    let (_, names) = b.fresh().await;
+    let body = b.body();
+    let subject = format!("{}.{TYPE}.a0", names.events_root);
+    let started = Instant::now();
+    for n in 0..EVENTS / per_append {
+        if per_append == 1 {
+            b.js.publish(subject.clone(), body.clone())
+                .await
+                .expect("publish")
+                .await
+                .expect("ack");
+            continue;
+        }
+        let id = format!("raw{n}");
+        for i in 1..=per_append {
+            let mut headers = async_nats::HeaderMap::new();
+            headers.insert(NATS_BATCH_ID, id.as_str());
+            headers.insert(NATS_BATCH_SEQUENCE, i.to_string());
+            if i < per_append {
+                b.client
+                    .publish_with_headers(subject.clone(), headers, body.clone())
+                    .await
+                    .expect("publish");
+            } else {
+                headers.insert(NATS_BATCH_COMMIT, NATS_BATCH_COMMIT_FINAL);
+                let reply = b
+                    .client
+                    .request_with_headers(subject.clone(), headers, body.clone())
+                    .await
+                    .expect("commit");
+                let answer: serde_json::Value =
+                    serde_json::from_slice(&reply.payload).expect("commit answer");
+                assert!(answer.get("error").is_none(), "batch refused: {answer}");
+            }
+        }
+    }
+    rate(EVENTS / per_append * per_append, started.elapsed())
 }
 
 async fn ours_replay(store: &EventStore) -> f64 {
@@ -257,16 +307,39 @@ async fn main() {
             100,
         ),
     ];
-    println!("| benchmark | ours (events/s) | raw JetStream (events/s) | ratio |");
-    println!("|---|---:|---:|---:|");
+    println!("load average at start: {}", load_average());
+    println!();
+    println!("| benchmark | ours (events/s) | raw, like for like (events/s) | ratio | raw, 1,000 in flight (events/s) | ratio |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    let mut per_run = Vec::new();
     for (label, aggregates, per_append) in cases {
-        let (mut ours, mut raw) = (Vec::new(), Vec::new());
+        let (mut ours, mut like, mut piped) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..b.runs {
             ours.push(ours_many(&mut b, aggregates, per_append).await);
-            raw.push(raw_publish(&mut b, aggregates).await);
+            piped.push(raw_publish(&mut b, aggregates).await);
+            if aggregates > 1 {
+                like.push(*piped.last().expect("a run"));
+            } else {
+                like.push(raw_sequential(&mut b, per_append).await);
+            }
         }
-        row(label, median(ours), median(raw));
+        let ratios: Vec<f64> = ours.iter().zip(&like).map(|(o, r)| o / r).collect();
+        let (o, l, p) = (median(ours), median(like), median(piped));
+        println!(
+            "| {label} | {o:.0} | {l:.0} | {:.2} | {p:.0} | {:.2} |",
+            o / l,
+            o / p
+        );
+        per_run.push((label, ratios));
     }
+    println!();
+    for (label, ratios) in per_run {
+        let list: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
+        println!("like-for-like ratio per run, {label}: {}", list.join(", "));
+    }
+    println!();
+    println!("| benchmark | ours (events/s) | raw JetStream (events/s) | ratio |");
+    println!("|---|---:|---:|---:|");
 
     let (store, names) = replay_log(&mut b).await;
     let (mut ours, mut raw) = (Vec::new(), Vec::new());
@@ -307,10 +380,17 @@ async fn main() {
     );
     println!();
     println!(
-        "medians of {} runs; nats-server {}",
+        "medians of {} runs; nats-server {}; load average at end: {}",
         b.runs,
-        b.client.server_info().version
+        b.client.server_info().version,
+        load_average()
     );
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
 }
 
 fn row(label: &str, ours: f64, raw: f64) {

@@ -16,16 +16,17 @@ pub fn tools_dir() -> PathBuf {
     home.join("bin")
 }
 
+/// The program a link in [`tools_dir`] points to. PostgreSQL's tools run as `postgres`, who
+/// may not be able to enter the checkout (root's home is mode 0700): the system binary itself
+/// is what that user runs.
 pub(crate) fn tool(name: &str) -> io::Result<PathBuf> {
     let path = tools_dir().join(name);
-    if path.exists() {
-        Ok(path)
-    } else {
-        Err(io::Error::new(
-            io::ErrorKind::NotFound,
-            format!("{} is missing; run scripts/setup.sh", path.display()),
-        ))
-    }
+    std::fs::canonicalize(&path).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("{} is missing ({e}); run scripts/setup.sh", path.display()),
+        )
+    })
 }
 
 /// A port that was free a moment ago. Callers retry start-up if another process takes it first.

@@ -4,6 +4,7 @@ mod catalog;
 mod datasets;
 mod helpers;
 mod matrix;
+mod projection;
 mod projects;
 mod templates;
 mod uploads;

@@ -13,6 +13,8 @@ pub enum DatasetError {
     CorruptArchive { path: PathBuf, reason: String },
     #[error("{path}: archive entry escapes its folder")]
     UnsafePath { path: PathBuf },
+    #[error("{path}: archive holds more than one entry of this name")]
+    DuplicateEntry { path: PathBuf },
     #[error("{path}: archive looks like a decompression bomb: {reason}")]
     ZipBomb { path: PathBuf, reason: String },
     #[error("{path}: unreadable or truncated image: {reason}")]
@@ -50,6 +52,7 @@ impl DatasetError {
             Self::Io { .. } => "dataset.io",
             Self::CorruptArchive { .. } => "dataset.corrupt_archive",
             Self::UnsafePath { .. } => "dataset.unsafe_path",
+            Self::DuplicateEntry { .. } => "dataset.duplicate_entry",
             Self::ZipBomb { .. } => "dataset.zip_bomb",
             Self::CorruptImage { .. } => "dataset.corrupt_image",
             Self::ImageTooLarge { .. } => "dataset.image_too_large",
@@ -69,6 +72,7 @@ impl DatasetError {
             | Self::Io { path, .. }
             | Self::CorruptArchive { path, .. }
             | Self::UnsafePath { path }
+            | Self::DuplicateEntry { path }
             | Self::ZipBomb { path, .. }
             | Self::CorruptImage { path, .. }
             | Self::ImageTooLarge { path, .. }

@@ -27,7 +27,8 @@ struct Plan {
 
 impl Plan {
     fn new(cfg: &TrainConfig, n_train: usize) -> Self {
-        let batch = cfg.batch_size.min(n_train).max(1);
+        // `start::check` refused empty batches and batches larger than the training split.
+        let batch = cfg.batch_size;
         let per_epoch = (n_train / batch).max(1) as u64;
         let total = cfg.epochs.map_or(cfg.iterations, |e| e * per_epoch);
         let warmup = (total as f64 * cfg.warmup_fraction).round() as u64;

@@ -109,6 +109,13 @@ fn check(cfg: &TrainConfig, dataset: &Dataset) -> Result<(), TrainError> {
     if dataset.train.is_empty() || dataset.test.is_empty() {
         return bad("the dataset needs images in both the train and the test split");
     }
+    if cfg.batch_size > dataset.train.len() {
+        return bad(&format!(
+            "batch_size {} exceeds the {} images of the training split",
+            cfg.batch_size,
+            dataset.train.len()
+        ));
+    }
     Ok(())
 }
 
@@ -134,10 +141,23 @@ fn compatible(
             "checkpoint was trained on another input size or channel count",
         ));
     }
-    if options.resume.is_some() && meta.classes != dataset.classes {
+    if options.resume.is_none() {
+        return Ok(());
+    }
+    if meta.classes != dataset.classes {
         return Err(TrainError::checkpoint(
             &path,
             "checkpoint was trained on other classes",
+        ));
+    }
+    // Resuming continues the same run; other data is a new run (start it from these weights).
+    if meta.dataset_digest != dataset.digest {
+        return Err(TrainError::checkpoint(
+            &path,
+            format!(
+                "checkpoint was trained on another dataset (digest {}, this dataset {})",
+                meta.dataset_digest, dataset.digest
+            ),
         ));
     }
     Ok(())

@@ -84,23 +84,66 @@ fn exposure_changes_per_image_statistics_but_not_geometry() {
     assert!(ranks.allclose(&mins, 1e-5, 1e-5, false));
 }
 
-#[test]
-fn quarter_turn_without_jitter_or_exposure_is_an_exact_rotation() {
-    let x = batch();
-    let params = AugmentParams {
+/// Parameters that leave only the quarter turns (no jitter, exposure or noise).
+fn turns_only() -> AugmentParams {
+    AugmentParams {
         max_angle_deg: 0.0,
         brightness: 0.0,
         contrast: 0.0,
         gamma: 0.0,
         noise_std: 0.0,
         ..AugmentParams::default()
-    };
-    let y = augment(&x, Augmentation::RotationsExposureNoise, &params, 5);
-    for i in 0..x.size()[0] {
-        let (xi, yi) = (x.get(i), y.get(i));
-        let matched = (0..4).any(|k| xi.rot90(k, [1, 2]).allclose(&yi, 1e-4, 1e-4, false));
-        assert!(matched, "image {i} is not a multiple-of-90° turn");
     }
+}
+
+/// For each image of `y`, the one k in 0..4 with `y[i]` = `x[i]` turned by k × 90°; panics when
+/// none or several match (a page that looks the same turned could not tell turns apart).
+fn quarter_turns(x: &Tensor, y: &Tensor) -> Vec<i64> {
+    (0..x.size()[0])
+        .map(|i| {
+            let (xi, yi) = (x.get(i), y.get(i));
+            let matches: Vec<i64> = (0..4)
+                .filter(|&k| xi.rot90(k, [1, 2]).allclose(&yi, 1e-4, 1e-4, false))
+                .collect();
+            assert_eq!(matches.len(), 1, "image {i}: turns {matches:?} match");
+            matches[0]
+        })
+        .collect()
+}
+
+#[test]
+fn quarter_turn_without_jitter_or_exposure_is_an_exact_rotation() {
+    let x = batch();
+    let y = augment(&x, Augmentation::RotationsExposureNoise, &turns_only(), 5);
+    let turns = quarter_turns(&x, &y);
+    // Each image is turned by its own draw: an unturned batch, or one turn for all, fails.
+    let distinct: std::collections::BTreeSet<_> = turns.iter().collect();
+    assert!(
+        distinct.len() >= 2 && turns.iter().any(|&k| k != 0),
+        "turns drawn: {turns:?}"
+    );
+}
+
+#[test]
+fn only_rotations_exposure_noise_turns_the_pages() {
+    let x = batch();
+    let params = turns_only();
+    // With exposure and noise at zero strength, `exposure_noise` leaves every page as it was.
+    let still = augment(&x, Augmentation::ExposureNoise, &params, 5);
+    assert!(quarter_turns(&x, &still).iter().all(|&k| k == 0));
+    assert!(still.allclose(&x, 1e-6, 1e-6, false));
+    let turned = augment(&x, Augmentation::RotationsExposureNoise, &params, 5);
+    assert!(quarter_turns(&x, &turned).iter().any(|&k| k != 0));
+    // At default strengths, the same seed gives the two modes different results.
+    let defaults = AugmentParams::default();
+    assert!(
+        !augment(&x, Augmentation::ExposureNoise, &defaults, 5).allclose(
+            &augment(&x, Augmentation::RotationsExposureNoise, &defaults, 5),
+            1e-3,
+            1e-3,
+            false
+        )
+    );
 }
 
 #[test]

@@ -71,6 +71,7 @@ fn trains_from_a_zip_and_writes_all_outputs() {
     assert!(plot.width() > 100 && plot.height() > 100);
 
     // Resuming a finished run's last checkpoint trains no further and still exports.
+    let again = dir.path().join("again");
     let resumed = Command::new(env!("CARGO_BIN_EXE_trainyard-train"))
         .args([
             "--data",
@@ -88,8 +89,22 @@ fn trains_from_a_zip_and_writes_all_outputs() {
             "--resume",
             out.join("checkpoint.json").to_str().unwrap(),
         ])
-        .args(["--out", dir.path().join("again").to_str().unwrap()])
-        .status()
+        .args(["--out", again.to_str().unwrap()])
+        .output()
         .unwrap();
-    assert!(resumed.success());
+    assert!(resumed.status.success(), "{resumed:?}");
+    let report: serde_json::Value = serde_json::from_slice(&resumed.stdout).unwrap();
+    assert_eq!(report["summary"]["iterations"], 12);
+    assert_eq!(report["summary"]["total_iterations"], 12);
+    let events = std::fs::read_to_string(again.join("metrics.jsonl")).unwrap();
+    let kinds: Vec<String> = events
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["event"].to_string())
+        .collect();
+    assert_eq!(
+        kinds,
+        [r#""finished""#],
+        "no step, evaluation or checkpoint"
+    );
+    assert!(again.join("model.onnx").is_file());
 }

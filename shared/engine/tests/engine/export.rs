@@ -1,12 +1,13 @@
 //! ONNX export of every zoo model: ONNX Runtime matches libtorch within 1e-4 with the same
-//! accuracy, the metadata is complete, and PyPI `onnx`'s full checker accepts the file.
+//! accuracy, the metadata is complete, and PyPI `onnx`'s full checker accepts the file; a graph
+//! whose weights were altered after export fails verification.
 
 use std::path::Path;
 use std::process::Command;
 use trainyard_engine::augment::Augmentation;
 use trainyard_engine::data::Dataset;
-use trainyard_engine::export::{export_and_verify, TOLERANCE};
-use trainyard_engine::model::ModelKind;
+use trainyard_engine::export::{export_and_verify, to_onnx, verify, ExportError, TOLERANCE};
+use trainyard_engine::model::{Model, ModelKind, ModelSpec};
 use trainyard_engine::synth;
 use trainyard_engine::train::{self, DeviceChoice, RunOptions, TrainConfig};
 use trainyard_onnx::OnnxModel;
@@ -40,7 +41,8 @@ fn train_and_export(ds: &Dataset, model: ModelKind, iterations: u64) {
         model,
         augmentation: Augmentation::ExposureNoise,
         iterations,
-        batch_size: 8,
+        // The smallest sets here have fewer training images than that.
+        batch_size: 8.min(ds.train.len()),
         learning_rate: 0.002,
         device: DeviceChoice::Cpu,
         threads: Some(1),
@@ -71,7 +73,7 @@ fn train_and_export(ds: &Dataset, model: ModelKind, iterations: u64) {
     );
     assert!(report.max_abs_diff <= TOLERANCE);
     assert!(
-        report.max_abs_logit_diff <= TOLERANCE * report.max_abs_logit.max(1.0),
+        report.max_abs_logit_diff <= report.logit_tolerance,
         "{report:?}"
     );
     assert_eq!(report.onnx_accuracy, report.torch_accuracy);
@@ -124,4 +126,71 @@ fn resnet18_exports_with_parity() {
         ModelKind::Resnet18,
         2,
     );
+}
+
+/// A freshly initialised `base` for the synthetic pages, its exported graph written to a file,
+/// and that graph with `alter` applied to the named initializer's values, written beside it.
+fn altered_export(
+    ds: &Dataset,
+    initializer: &str,
+    alter: impl Fn(&mut [f32]),
+) -> (Model, tempfile::TempDir) {
+    tch::set_num_threads(1);
+    let pre = &ds.preprocess;
+    let spec = ModelSpec {
+        kind: ModelKind::Base,
+        channels: pre.channels.into(),
+        height: pre.height.into(),
+        width: pre.width.into(),
+        classes: ds.classes.len() as i64,
+    };
+    let model = Model::new(spec, tch::Device::Cpu, 3);
+    let dir = tempfile::tempdir().unwrap();
+    let onnx = to_onnx(&model, &ds.classes, pre).unwrap();
+    onnx.write(dir.path().join("exported.onnx")).unwrap();
+    let mut proto = onnx.into_proto();
+    let graph = proto.graph.as_mut().unwrap();
+    let tensor = graph
+        .initializer
+        .iter_mut()
+        .find(|t| t.name.as_deref() == Some(initializer))
+        .unwrap_or_else(|| panic!("no initializer {initializer}"));
+    let raw = tensor.raw_data.as_mut().unwrap();
+    let mut values: Vec<f32> = raw
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    alter(&mut values);
+    *raw = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    OnnxModel::from_proto(proto)
+        .write(dir.path().join("altered.onnx"))
+        .unwrap();
+    (model, dir)
+}
+
+fn verify_file(path: &Path, model: &Model, ds: &Dataset) -> Result<(), ExportError> {
+    verify(path, model, &ds.preprocess, &ds.test, 1).map(drop)
+}
+
+#[test]
+fn a_perturbed_weight_fails_the_parity_gate() {
+    let ds = synth::dataset(3, 8, 28, 2, 0.25).unwrap();
+    let (model, dir) = altered_export(&ds, "stages.0.conv.weight", |w| w[0] += 0.5);
+    verify_file(&dir.path().join("exported.onnx"), &model, &ds).expect("the export itself passes");
+    let err = verify_file(&dir.path().join("altered.onnx"), &model, &ds).unwrap_err();
+    assert_eq!(err.code(), "export.parity", "{err}");
+}
+
+#[test]
+fn logits_shifted_alike_fail_the_parity_gate_though_probabilities_agree() {
+    // Adding the same constant to every logit leaves softmax unchanged: only the logit check
+    // can see it.
+    let ds = synth::dataset(3, 8, 28, 2, 0.25).unwrap();
+    let (model, dir) = altered_export(&ds, "fc.bias", |b| b.iter_mut().for_each(|v| *v += 1.0));
+    let err = verify_file(&dir.path().join("altered.onnx"), &model, &ds).unwrap_err();
+    assert_eq!(err.code(), "export.parity", "{err}");
+    let ExportError::Parity { output, .. } = err else {
+        unreachable!()
+    };
+    assert_eq!(output, "logits");
 }

@@ -1,5 +1,5 @@
 //! The loop on small synthetic pages: every model and optimizer learns, events arrive in
-//! order, a stop ends with a checkpoint, and resuming reproduces an uninterrupted run exactly.
+//! order, and continued training starts from earlier weights (resuming is in `resume.rs`).
 
 use std::path::Path;
 use trainyard_engine::augment::Augmentation;
@@ -7,15 +7,15 @@ use trainyard_engine::data::Dataset;
 use trainyard_engine::model::ModelKind;
 use trainyard_engine::synth;
 use trainyard_engine::train::{
-    self, OptimizerKind, Progress, RunOptions, StopToken, TrainConfig, TrainOutcome,
+    self, OptimizerKind, Progress, RunOptions, StopToken, TrainConfig, TrainError, TrainOutcome,
 };
 
-fn pages(size: u32) -> Dataset {
+pub(crate) fn pages(size: u32) -> Dataset {
     tch::set_num_threads(1);
     synth::dataset(3, 12, size, 21, 0.25).unwrap()
 }
 
-fn config(model: ModelKind) -> TrainConfig {
+pub(crate) fn config(model: ModelKind) -> TrainConfig {
     TrainConfig {
         model,
         augmentation: Augmentation::None,
@@ -29,13 +29,25 @@ fn config(model: ModelKind) -> TrainConfig {
     }
 }
 
-fn run(
+/// Runs a training to its end (or, with `stop_at`, stopped after that iteration), collecting
+/// its events; panics if it fails.
+pub(crate) fn run(
     ds: &Dataset,
     cfg: &TrainConfig,
     dir: &Path,
     resume: Option<&Path>,
     stop_at: Option<u64>,
 ) -> (TrainOutcome, Vec<Progress>) {
+    try_run(ds, cfg, dir, resume, stop_at).unwrap()
+}
+
+pub(crate) fn try_run(
+    ds: &Dataset,
+    cfg: &TrainConfig,
+    dir: &Path,
+    resume: Option<&Path>,
+    stop_at: Option<u64>,
+) -> Result<(TrainOutcome, Vec<Progress>), TrainError> {
     let options = RunOptions {
         checkpoint_dir: dir.to_path_buf(),
         resume: resume.map(Path::to_path_buf),
@@ -51,9 +63,8 @@ fn run(
             }
         }
         events.push(e.clone());
-    })
-    .unwrap();
-    (outcome, events)
+    })?;
+    Ok((outcome, events))
 }
 
 fn losses(events: &[Progress]) -> Vec<f64> {
@@ -163,48 +174,6 @@ fn events_follow_the_schedule_and_epochs() {
         .filter(|e| e.as_ref().unwrap().path().extension().unwrap() == "json")
         .count();
     assert_eq!(kept, 2, "only the newest checkpoints are kept");
-}
-
-fn assert_same_weights(a: &TrainOutcome, b: &TrainOutcome) {
-    let (wa, wb) = (a.model.named_tensors(), b.model.named_tensors());
-    assert_eq!(wa.len(), wb.len());
-    for ((na, ta), (nb, tb)) in wa.iter().zip(&wb) {
-        assert_eq!(na, nb);
-        assert!(ta.equal(tb), "{na} differs after resuming");
-    }
-    assert_eq!(a.history, b.history);
-}
-
-#[test]
-fn stop_then_resume_equals_an_uninterrupted_run_bit_for_bit() {
-    let ds = pages(24);
-    let cfg = TrainConfig {
-        epochs: Some(3),
-        augmentation: Augmentation::RotationsExposureNoise,
-        ..config(ModelKind::Base)
-    };
-    let whole_dir = tempfile::tempdir().unwrap();
-    let (whole, _) = run(&ds, &cfg, whole_dir.path(), None, None);
-
-    let dir = tempfile::tempdir().unwrap();
-    let (stopped, events) = run(&ds, &cfg, dir.path(), None, Some(4));
-    assert!(stopped.summary.stopped);
-    assert_eq!(stopped.summary.iterations, 4, "stops before the fifth step");
-    let Some(Progress::Checkpoint {
-        path, iteration: 4, ..
-    }) = events.iter().rev().nth(1)
-    else {
-        panic!("a stop ends with a checkpoint: {:?}", events.last());
-    };
-    assert!(path.exists());
-    let (resumed, _) = run(&ds, &cfg, dir.path(), Some(path), None);
-    assert_eq!(resumed.summary.iterations, 9);
-    assert_same_weights(&whole, &resumed);
-
-    let epoch_one = whole_dir.path().join("epoch-0002.json");
-    let again_dir = tempfile::tempdir().unwrap();
-    let (again, _) = run(&ds, &cfg, again_dir.path(), Some(&epoch_one), None);
-    assert_same_weights(&whole, &again);
 }
 
 #[test]
